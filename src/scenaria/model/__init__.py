@@ -1,0 +1,1 @@
+"""Pure data and validation: no I/O, imports nothing above it."""

@@ -1,0 +1,56 @@
+"""What Email and SMS nodes share: template variables, subscription gate, send count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenaria.model.nodes.base import Move, Outcome, StepContext
+from scenaria.model.problems import Problem
+from scenaria.model.profiles import Channel, SubscriptionStatus
+from scenaria.model.templating import check
+
+SENDABLE = frozenset({SubscriptionStatus.SUBSCRIBED, SubscriptionStatus.UNCONFIRMED})
+
+
+def template_variables(ctx: StepContext) -> dict[str, Any]:
+    data = ctx.task_data
+    return {
+        "profile": ctx.profile.fields,
+        "api_content": data.get("api_content") or {},
+        "promo_code": data.get("promo_code"),
+        "scenario": {"name": ctx.scenario_name},
+    }
+
+
+def template_problems(node_id: str, **sources: str | None) -> list[Problem]:
+    problems = []
+    for part, source in sources.items():
+        if source and (error := check(source)):
+            problems.append(Problem(node_id, "template_syntax", f"{part}: {error}"))
+    return problems
+
+
+def send_or_skip(
+    ctx: StepContext, channel: Channel, address_field: str, build: Any
+) -> Outcome:
+    """Queue the message built by ``build(address)`` or record why it was skipped.
+
+    Unconfirmed (double opt-in pending) subscriptions are sent to: the welcome
+    email is what carries the confirmation link.
+    """
+    address = ctx.profile.fields.get(address_field)
+    if not address:
+        return Move("error", f"profile has no {address_field}")
+    status = ctx.profile.subscription(channel)
+    if status not in SENDABLE:
+        reason = f"not subscribed to {channel.value} ({status.value if status else 'no subscription'})"
+        ctx.send(channel.value, {"to": address}, skip_reason=reason)
+        return Move("next")
+    payload = build(address)
+    if isinstance(payload, Move):
+        return payload
+    payload["subscription"] = status.value if status else None
+    ctx.send(channel.value, payload)
+    sent: dict[str, int] = ctx.task_data.setdefault("sent", {})
+    sent[channel.value] = sent.get(channel.value, 0) + 1
+    return Move("next")
