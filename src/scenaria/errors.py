@@ -17,7 +17,7 @@ An exception's docstring is its default message.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scenaria.model.problems import Problem
@@ -61,6 +61,10 @@ class ScenarioInvalid(InvalidInput):
 
 class DeliveryError(ScenariaError):
     """The provider did not accept the message."""
+
+    def __init__(self, message: str | None = None, response: dict[str, Any] | None = None) -> None:
+        self.response = response
+        super().__init__(message)
 
 
 class RetryableDeliveryError(DeliveryError):

@@ -77,7 +77,7 @@ class ProfileDatabase(BaseModel):
                 )
         return value
 
-    def schema(self) -> dict[str, FieldType]:
+    def all_fields(self) -> dict[str, FieldType]:
         """All fields, built-in ones included."""
         return {**BUILTIN_FIELDS, **self.fields}
 

@@ -87,3 +87,8 @@ class Task:
 
     def move_to(self, state: TaskState) -> None:
         self.state = transition(self.state, state)
+
+
+def states_that_may_become(target: TaskState) -> frozenset[TaskState]:
+    """Every state a bulk change may take to ``target``, for its WHERE clause."""
+    return frozenset(s for s, allowed in ALLOWED.items() if target in allowed and s != target)

@@ -130,7 +130,9 @@ class Condition(NodeKind[ConditionSettings]):
                 kind_name = ctx.node_kinds.get(rule.node)
                 if kind_name is None:
                     problems.append(
-                        Problem(node_id, "unknown_node", f"rule refers to missing node '{rule.node}'")
+                        Problem(
+                            node_id, "unknown_node", f"rule refers to missing node '{rule.node}'"
+                        )
                     )
                 elif kind_name not in CHANNEL_NODE_KINDS:
                     problems.append(

@@ -30,9 +30,7 @@ def template_problems(node_id: str, **sources: str | None) -> list[Problem]:
     return problems
 
 
-def send_or_skip(
-    ctx: StepContext, channel: Channel, address_field: str, build: Any
-) -> Outcome:
+def send_or_skip(ctx: StepContext, channel: Channel, address_field: str, build: Any) -> Outcome:
     """Queue the message built by ``build(address)`` or record why it was skipped.
 
     Unconfirmed (double opt-in pending) subscriptions are sent to: the welcome
@@ -43,7 +41,9 @@ def send_or_skip(
         return Move("error", f"profile has no {address_field}")
     status = ctx.profile.subscription(channel)
     if status not in SENDABLE:
-        reason = f"not subscribed to {channel.value} ({status.value if status else 'no subscription'})"
+        reason = (
+            f"not subscribed to {channel.value} ({status.value if status else 'no subscription'})"
+        )
         ctx.send(channel.value, {"to": address}, skip_reason=reason)
         return Move("next")
     payload = build(address)

@@ -46,7 +46,11 @@ class Sms(NodeKind[SmsSettings]):
                 text = render(settings.text, template_variables(ctx))
             except RenderError as exc:
                 return Move("error", str(exc))
-            return {"to": address, "sender": settings.sender, "resource": settings.resource,
-                    "text": text}
+            return {
+                "to": address,
+                "sender": settings.sender,
+                "resource": settings.resource,
+                "text": text,
+            }
 
         return send_or_skip(ctx, Channel.SMS, "phone", build)

@@ -1,0 +1,1 @@
+"""Channel adapters: one per file, each a ``Channel`` (see :mod:`scenaria.engine.delivery`)."""

@@ -1,0 +1,1 @@
+"""The engine: capture (re-entry rules), stepping tasks through nodes, scheduling, delivery."""

@@ -1,0 +1,73 @@
+"""Scenario files: a readable YAML or JSON document, diffable and reviewable.
+
+The document holds the spec only (no ids, status or tasks), so a file exported
+from one installation imports into another, bound to a database given there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from scenaria.errors import InvalidInput
+from scenaria.model.scenario import Scenario
+
+FORMAT_VERSION = 1
+_SPEC_FIELDS = ("name", "description", "tags", "groups", "reentry", "nodes", "edges")
+
+
+def to_document(scenario: Scenario) -> dict[str, Any]:
+    data = scenario.model_dump(mode="json", include=set(_SPEC_FIELDS))
+    for node in data["nodes"]:
+        if node.get("position") is None:
+            node.pop("position", None)
+        if not node.get("name"):
+            node.pop("name", None)
+        if not node.get("settings"):
+            node.pop("settings", None)
+    for edge in data["edges"]:
+        if edge.get("port") == "next":
+            edge.pop("port")
+    return {"scenaria": FORMAT_VERSION, **data}
+
+
+def from_document(document: Any, database_id: int) -> Scenario:
+    if not isinstance(document, dict):
+        raise InvalidInput("a scenario file must hold a mapping at the top level")
+    version = document.get("scenaria", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise InvalidInput(f"unsupported scenario file version {version!r}")
+    spec = {k: v for k, v in document.items() if k != "scenaria"}
+    unknown = sorted(set(spec) - set(_SPEC_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown key(s) in scenario file: {', '.join(unknown)}")
+    try:
+        return Scenario.model_validate({**spec, "database_id": database_id})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"scenario file: {where}: {first['msg']}") from exc
+
+
+def dumps(scenario: Scenario, fmt: str = "yaml") -> str:
+    document = to_document(scenario)
+    if fmt == "json":
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+def loads(text: str, database_id: int) -> Scenario:
+    """Parse YAML or JSON (JSON is valid YAML, but its errors read better as JSON)."""
+    try:
+        document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"scenario file is not valid YAML/JSON: {exc}") from exc
+    return from_document(document, database_id)
+
+
+def load(path: Path, database_id: int) -> Scenario:
+    return loads(path.read_text(encoding="utf-8"), database_id)

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core repositories, SQLite by default, PostgreSQL for scale-out."""

@@ -1,0 +1,247 @@
+"""Profile databases, profiles, scenarios and promo-code pools."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from scenaria.errors import NotFound
+from scenaria.model.nodes.base import ProfileView
+from scenaria.model.profiles import FieldType, ProfileDatabase
+from scenaria.model.scenario import Scenario, ScenarioStatus
+from scenaria.store.dialect import lock_rows
+from scenaria.store.schema import databases, profiles, promo_codes, scenarios
+
+
+class DatabaseRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, db: ProfileDatabase) -> ProfileDatabase:
+        result = self.conn.execute(
+            insert(databases).values(
+                name=db.name,
+                fields={k: v.value for k, v in db.fields.items()},
+                match_field=db.match_field,
+            )
+        )
+        assert result.inserted_primary_key is not None
+        return db.model_copy(update={"id": result.inserted_primary_key[0]})
+
+    def get(self, database_id: int) -> ProfileDatabase:
+        row = self.conn.execute(select(databases).where(databases.c.id == database_id)).first()
+        if row is None:
+            raise NotFound(f"profile database {database_id} does not exist")
+        return ProfileDatabase(
+            id=row.id,
+            name=row.name,
+            fields={k: FieldType(v) for k, v in row.fields.items()},
+            match_field=row.match_field,
+        )
+
+    def list(self) -> list[ProfileDatabase]:
+        ids = self.conn.execute(select(databases.c.id).order_by(databases.c.id)).scalars()
+        return [self.get(i) for i in ids]
+
+
+class ProfileRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def by_keys(
+        self, database_id: int, keys: Sequence[str]
+    ) -> dict[str, tuple[int, dict[str, Any], dict[str, str]]]:
+        """Existing profiles by match key: id, fields, subscriptions."""
+        found: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
+        for chunk in _chunks(keys, 500):
+            query = select(
+                profiles.c.match_key, profiles.c.id, profiles.c.fields, profiles.c.subscriptions
+            ).where(profiles.c.database_id == database_id, profiles.c.match_key.in_(chunk))
+            for row in self.conn.execute(lock_rows(self.conn, query)):
+                found[row.match_key] = (row.id, row.fields, row.subscriptions)
+        return found
+
+    def insert_many(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert profiles (database_id, match_key, fields, subscriptions, times); return ids."""
+        if not rows:
+            return []
+        result = self.conn.execute(
+            insert(profiles).returning(profiles.c.id, sort_by_parameter_order=True), rows
+        )
+        return [r[0] for r in result]
+
+    def update_many(self, rows: list[dict[str, Any]]) -> None:
+        """Rows of ``_id``, ``fields``, ``subscriptions``, ``updated_at``."""
+        if rows:
+            self.conn.execute(
+                update(profiles)
+                .where(profiles.c.id == bindparam("_id"))
+                .values(
+                    fields=bindparam("fields"),
+                    subscriptions=bindparam("subscriptions"),
+                    updated_at=bindparam("updated_at"),
+                ),
+                rows,
+            )
+
+    def update_fields(self, changed: Iterable[ProfileView], now: float) -> None:
+        rows = [{"_id": p.id, "fields": p.fields, "updated_at": now} for p in changed]
+        if rows:
+            self.conn.execute(
+                update(profiles)
+                .where(profiles.c.id == bindparam("_id"))
+                .values(fields=bindparam("fields"), updated_at=bindparam("updated_at")),
+                rows,
+            )
+
+    def views(self, ids: Iterable[int]) -> dict[int, ProfileView]:
+        out: dict[int, ProfileView] = {}
+        for chunk in _chunks(sorted(set(ids)), 900):
+            query = select(profiles.c.id, profiles.c.fields, profiles.c.subscriptions).where(
+                profiles.c.id.in_(chunk)
+            )
+            for row in self.conn.execute(lock_rows(self.conn, query)):
+                out[row.id] = ProfileView(row.id, row.fields, row.subscriptions)
+        return out
+
+    def get(self, profile_id: int) -> dict[str, Any]:
+        row = self.conn.execute(select(profiles).where(profiles.c.id == profile_id)).first()
+        if row is None:
+            raise NotFound(f"profile {profile_id} does not exist")
+        return dict(row._mapping)
+
+    def count(self, database_id: int) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).where(profiles.c.database_id == database_id)
+            ).scalar_one()
+        )
+
+
+class ScenarioRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @staticmethod
+    def _values(s: Scenario, valid: bool, now: float) -> dict[str, Any]:
+        graph = s.model_dump(mode="json", include={"nodes", "edges"})
+        return {
+            "database_id": s.database_id,
+            "name": s.name,
+            "description": s.description,
+            "tags": s.tags,
+            "groups": s.groups,
+            "reentry": s.reentry.value,
+            "status": s.status.value,
+            "graph": graph,
+            "version": s.version,
+            "valid": valid,
+            "updated_at": now,
+        }
+
+    def add(self, scenario: Scenario, valid: bool, now: float) -> int:
+        result = self.conn.execute(
+            insert(scenarios).values(**self._values(scenario, valid, now), created_at=now)
+        )
+        assert result.inserted_primary_key is not None
+        return int(result.inserted_primary_key[0])
+
+    def update(self, scenario: Scenario, valid: bool, now: float) -> None:
+        self.conn.execute(
+            update(scenarios)
+            .where(scenarios.c.id == scenario.id)
+            .values(**self._values(scenario, valid, now))
+        )
+
+    def set_status(self, scenario_id: int, status: ScenarioStatus, now: float) -> None:
+        self.conn.execute(
+            update(scenarios)
+            .where(scenarios.c.id == scenario_id)
+            .values(status=status.value, updated_at=now, version=scenarios.c.version + 1)
+        )
+
+    def get(self, scenario_id: int, *, lock: bool = False) -> Scenario:
+        query = select(scenarios).where(scenarios.c.id == scenario_id)
+        row = self.conn.execute(lock_rows(self.conn, query) if lock else query).first()
+        if row is None:
+            raise NotFound(f"scenario {scenario_id} does not exist")
+        return Scenario.model_validate(
+            {
+                "id": row.id,
+                "database_id": row.database_id,
+                "name": row.name,
+                "description": row.description,
+                "tags": row.tags,
+                "groups": row.groups,
+                "reentry": row.reentry,
+                "status": row.status,
+                "version": row.version,
+                **row.graph,
+            }
+        )
+
+    def versions(self, ids: Iterable[int]) -> dict[int, int]:
+        rows = self.conn.execute(
+            select(scenarios.c.id, scenarios.c.version).where(scenarios.c.id.in_(list(ids)))
+        )
+        return {r.id: r.version for r in rows}
+
+    def active_for_database(self, database_id: int) -> list[int]:
+        return list(
+            self.conn.execute(
+                select(scenarios.c.id).where(
+                    scenarios.c.database_id == database_id,
+                    scenarios.c.status == ScenarioStatus.ACTIVE.value,
+                )
+            ).scalars()
+        )
+
+    def list_ids(self) -> list[int]:
+        return list(self.conn.execute(select(scenarios.c.id).order_by(scenarios.c.id)).scalars())
+
+
+class PromoRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, pool: str, codes: Sequence[str]) -> None:
+        if codes:
+            self.conn.execute(insert(promo_codes), [{"pool": pool, "code": c} for c in codes])
+
+    def pools(self) -> frozenset[str]:
+        return frozenset(self.conn.execute(select(promo_codes.c.pool).distinct()).scalars())
+
+    def take(self, pool: str, task_id: int, profile_id: int, now: float) -> str | None:
+        """Give the oldest free code of the pool to the task, atomically."""
+        free = (
+            select(promo_codes.c.id)
+            .where(promo_codes.c.pool == pool, promo_codes.c.task_id.is_(None))
+            .order_by(promo_codes.c.id)
+            .limit(1)
+        )
+        if self.conn.dialect.name != "sqlite":
+            free = free.with_for_update(skip_locked=True)
+        code = self.conn.execute(
+            update(promo_codes)
+            .where(promo_codes.c.id == free.scalar_subquery())
+            .values(task_id=task_id, profile_id=profile_id, taken_at=now)
+            .returning(promo_codes.c.code)
+        ).scalar()
+        return code
+
+    def given(self, pool: str | None = None) -> list[tuple[str, int]]:
+        """(code, task id) of every code handed out."""
+        query = select(promo_codes.c.code, promo_codes.c.task_id).where(
+            promo_codes.c.task_id.is_not(None)
+        )
+        if pool:
+            query = query.where(promo_codes.c.pool == pool)
+        return [(r.code, r.task_id) for r in self.conn.execute(query)]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

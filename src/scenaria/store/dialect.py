@@ -1,0 +1,47 @@
+"""The few statements that differ between SQLite and PostgreSQL, in one place.
+
+SQLite has one writer: a write transaction starts with ``BEGIN IMMEDIATE`` so
+a batch holds the lock from claim to commit and nothing interleaves. On
+PostgreSQL many workers claim concurrently with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from scenaria.store.schema import stat_counters
+
+
+def is_sqlite(conn: Connection) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+def lock_for_claim(conn: Connection, query: Select[Any]) -> Select[Any]:
+    """Make a claim query skip rows another worker holds (no-op on SQLite)."""
+    if is_sqlite(conn):
+        return query
+    return query.with_for_update(skip_locked=True)
+
+
+def lock_rows(conn: Connection, query: Select[Any]) -> Select[Any]:
+    """Lock rows read for a read-modify-write (no-op on SQLite, already exclusive)."""
+    if is_sqlite(conn):
+        return query
+    return query.with_for_update()
+
+
+def add_counters(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert counter increments: ``value = value + excluded.value``."""
+    if not rows:
+        return
+    insert = sqlite.insert if is_sqlite(conn) else postgresql.insert
+    stmt = insert(stat_counters)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["scenario_id", "node_id", "day", "metric", "shard"],
+        set_={"value": stat_counters.c.value + stmt.excluded.value},
+    )
+    conn.execute(stmt, rows)

@@ -1,0 +1,166 @@
+"""The outbox (messages and requests to deliver) and the events that come back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from scenaria.errors import NotFound
+from scenaria.store.schema import events, outbox
+
+QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+
+
+class OutboxRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(insert(outbox), rows)
+
+    def _claimable(self, channels: Sequence[str], now: float) -> Any:
+        return and_(
+            outbox.c.channel.in_(list(channels)),
+            or_(
+                and_(outbox.c.status == QUEUED, outbox.c.next_attempt_at <= now),
+                # A deliverer that died mid-send left its lease behind: take it over.
+                and_(outbox.c.status == SENDING, outbox.c.lease_until < now),
+            ),
+        )
+
+    def claim(
+        self, channels: Sequence[str], now: float, limit: int, lease_seconds: float
+    ) -> list[dict[str, Any]]:
+        """Lease up to ``limit`` due messages to this deliverer and count the attempt."""
+        query = (
+            select(outbox.c.key)
+            .where(self._claimable(channels, now))
+            .order_by(outbox.c.next_attempt_at)
+            .limit(limit)
+        )
+        if self.conn.dialect.name != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        keys = list(self.conn.execute(query).scalars())
+        if not keys:
+            return []
+        self.conn.execute(
+            update(outbox)
+            .where(outbox.c.key.in_(keys))
+            .values(status=SENDING, lease_until=now + lease_seconds, attempts=outbox.c.attempts + 1)
+        )
+        rows = self.conn.execute(select(outbox).where(outbox.c.key.in_(keys)))
+        return [dict(r._mapping) for r in rows]
+
+    def next_attempt(self, channels: Sequence[str]) -> float | None:
+        value = self.conn.execute(
+            select(
+                func.min(
+                    case(
+                        (outbox.c.status == QUEUED, outbox.c.next_attempt_at),
+                        else_=outbox.c.lease_until,
+                    )
+                )
+            ).where(
+                outbox.c.channel.in_(list(channels)),
+                outbox.c.status.in_([QUEUED, SENDING]),
+            )
+        ).scalar()
+        return float(value) if value is not None else None
+
+    def finish(self, key: str, status: str, now: float, reason: str | None, response: Any) -> bool:
+        """Mark a leased message sent or failed; False if it was not ours any more."""
+        result = self.conn.execute(
+            update(outbox)
+            .where(outbox.c.key == key, outbox.c.status == SENDING)
+            .values(
+                status=status,
+                reason=reason,
+                response=response,
+                lease_until=None,
+                sent_at=now if status == SENT else None,
+            )
+        )
+        return bool(result.rowcount)
+
+    def retry_later(self, key: str, at: float, reason: str) -> None:
+        self.conn.execute(
+            update(outbox)
+            .where(outbox.c.key == key, outbox.c.status == SENDING)
+            .values(status=QUEUED, next_attempt_at=at, reason=reason, lease_until=None)
+        )
+
+    def get(self, key: str) -> dict[str, Any]:
+        row = self.conn.execute(select(outbox).where(outbox.c.key == key)).first()
+        if row is None:
+            raise NotFound(f"message {key} does not exist")
+        return dict(row._mapping)
+
+    def for_task(self, task_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            select(outbox).where(outbox.c.task_id == task_id).order_by(outbox.c.created_at)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def all(self, channel: str | None = None) -> list[dict[str, Any]]:
+        query = select(outbox).order_by(outbox.c.created_at, outbox.c.key)
+        if channel:
+            query = query.where(outbox.c.channel == channel)
+        return [dict(r._mapping) for r in self.conn.execute(query)]
+
+    def count_by(self, scenario_id: int) -> dict[tuple[str, str, str], int]:
+        """Message counts by (node, channel, status)."""
+        rows = self.conn.execute(
+            select(outbox.c.node_id, outbox.c.channel, outbox.c.status, func.count())
+            .where(outbox.c.scenario_id == scenario_id)
+            .group_by(outbox.c.node_id, outbox.c.channel, outbox.c.status)
+        )
+        return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
+
+
+class EventRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(
+        self,
+        profile_id: int,
+        type: str,
+        at: float,
+        *,
+        task_id: int | None = None,
+        node_id: str | None = None,
+        outbox_key: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.conn.execute(
+            insert(events).values(
+                profile_id=profile_id,
+                type=type,
+                at=at,
+                task_id=task_id,
+                node_id=node_id,
+                outbox_key=outbox_key,
+                data=data,
+            )
+        )
+
+    def types_for(self, task_id: int, node_id: str) -> frozenset[str]:
+        rows = self.conn.execute(
+            select(events.c.type)
+            .where(events.c.task_id == task_id, events.c.node_id == node_id)
+            .distinct()
+        )
+        return frozenset(rows.scalars())
+
+    def for_profile(self, profile_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            select(events)
+            .where(events.c.profile_id == profile_id)
+            .order_by(events.c.at.desc(), events.c.id.desc())
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in rows]
