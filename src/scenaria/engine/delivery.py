@@ -79,11 +79,11 @@ class Deliverer:
             rows = uow.outbox.claim(
                 list(self.channels), self.clock.now(), self.batch_size, self.lease_seconds
             )
-        for row in rows:
-            self._deliver(row)
+        if rows:
+            self._record([self._deliver(row) for row in rows])
         return len(rows)
 
-    def _deliver(self, row: dict[str, Any]) -> None:
+    def _deliver(self, row: dict[str, Any]) -> Attempt:
         channel = self.channels[row["channel"]]
         message = OutboundMessage(
             key=row["key"],
@@ -94,29 +94,77 @@ class Deliverer:
             node_id=row["node_id"],
             attempt=row["attempts"],
         )
-        status, reason, response = "sent", None, None
+        attempt = Attempt(message, row["lease_until"], channel.resumes_task)
         try:
-            response = channel.send(message).response
+            attempt.response = channel.send(message).response
         except RetryableDeliveryError as exc:
+            attempt.response = exc.response
             if message.attempt < self.retry.max_attempts:
-                at = self.clock.now() + self.retry.delay(message.attempt)
-                with self.store.transaction() as uow:
-                    uow.outbox.retry_later(message.key, at, str(exc))
-                return
-            status, reason = "failed", f"gave up after {message.attempt} attempts: {exc}"
+                attempt.status = "retry"
+                attempt.reason = str(exc)
+            else:
+                attempt.status = "failed"
+                attempt.reason = f"gave up after {message.attempt} attempts: {exc}"
         except PermanentDeliveryError as exc:
-            status, reason = "failed", str(exc)
-            response = getattr(exc, "response", None)
+            attempt.status, attempt.reason, attempt.response = "failed", str(exc), exc.response
+        return attempt
+
+    def _record(self, attempts: list[Attempt]) -> None:
+        """Write a batch's outcomes in one transaction, skipping messages whose lease
+        expired meanwhile (another deliverer owns them now)."""
         now = self.clock.now()
         with self.store.transaction() as uow:
-            if not uow.outbox.finish(message.key, status, now, reason, response):
-                return  # our lease expired and another deliverer took the message over
-            if channel.resumes_task:
-                task = uow.tasks.get(message.task_id)
-                data = dict(task.data)
-                data["api_response"] = response
-                if status == "failed":
-                    data["resume_error"] = reason or "request failed"
-                uow.tasks.set_resume(
-                    message.task_id, "next" if status == "sent" else "error", now, data
-                )
+            ours = uow.outbox.still_leased({a.message.key: a.lease for a in attempts})
+            mine = [a for a in attempts if a.message.key in ours]
+            uow.outbox.retry_many(
+                [
+                    {
+                        "_key": a.message.key,
+                        "reason": a.reason,
+                        "next_attempt_at": now + self.retry.delay(a.message.attempt),
+                    }
+                    for a in mine
+                    if a.status == "retry"
+                ]
+            )
+            done = [a for a in mine if a.status != "retry"]
+            uow.outbox.finish_many(
+                [
+                    {
+                        "_key": a.message.key,
+                        "status": a.status,
+                        "reason": a.reason,
+                        "response": a.response,
+                        "sent_at": now if a.status == "sent" else None,
+                    }
+                    for a in done
+                ]
+            )
+            waiting = [a for a in done if a.resumes]
+            if not waiting:
+                return
+            tasks = uow.tasks.get_many([a.message.task_id for a in waiting])
+            resumes = []
+            for a in waiting:
+                task = tasks.get(a.message.task_id)
+                if task is None:
+                    continue
+                data = {**task.data, "api_response": a.response}
+                if a.status == "failed":
+                    data["resume_error"] = a.reason or "request failed"
+                port = "next" if a.status == "sent" else "error"
+                resumes.append({"_id": task.id, "port": port, "due_at": now, "data": data})
+            uow.tasks.resume_many(resumes)
+
+
+@dataclass
+class Attempt:
+    """One send and its outcome, waiting to be recorded."""
+
+    message: OutboundMessage
+    lease: float
+    resumes: bool
+    status: str = "sent"
+    """sent, failed, or retry."""
+    reason: str | None = None
+    response: dict[str, Any] | None = None

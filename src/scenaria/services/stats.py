@@ -16,6 +16,7 @@ DEFAULT_PERIOD_DAYS = 7
 class NodeStats:
     id: str
     kind: str
+    name: str
     entered: int
     exited: int
     inside: int
@@ -78,6 +79,7 @@ class StatsService:
                 NodeStats(
                     id=n.id,
                     kind=n.kind,
+                    name=n.name,
                     entered=get(period, n.id, "entered"),
                     exited=get(period, n.id, "exited"),
                     inside=get(ever, n.id, "entered") - get(ever, n.id, "exited"),

@@ -99,11 +99,9 @@ class ProfileRepo:
 
     def views(self, ids: Iterable[int]) -> dict[int, ProfileView]:
         out: dict[int, ProfileView] = {}
+        query = lock_rows(self.conn, _VIEWS)
         for chunk in _chunks(sorted(set(ids)), 900):
-            query = select(profiles.c.id, profiles.c.fields, profiles.c.subscriptions).where(
-                profiles.c.id.in_(chunk)
-            )
-            for row in self.conn.execute(lock_rows(self.conn, query)):
+            for row in self.conn.execute(query, {"ids": list(chunk)}):
                 out[row.id] = ProfileView(row.id, row.fields, row.subscriptions)
         return out
 
@@ -203,6 +201,34 @@ class ScenarioRepo:
         return list(self.conn.execute(select(scenarios.c.id).order_by(scenarios.c.id)).scalars())
 
 
+def _take(locking: bool) -> Any:
+    free = (
+        select(promo_codes.c.id)
+        .where(promo_codes.c.pool == bindparam("b_pool"), promo_codes.c.task_id.is_(None))
+        .order_by(promo_codes.c.id)
+        .limit(1)
+    )
+    if locking:
+        free = free.with_for_update(skip_locked=True)
+    return (
+        update(promo_codes)
+        .where(promo_codes.c.id == free.scalar_subquery())
+        .values(
+            task_id=bindparam("b_task"),
+            profile_id=bindparam("b_profile"),
+            taken_at=bindparam("b_now"),
+        )
+        .returning(promo_codes.c.code)
+    )
+
+
+_TAKE_SQLITE = _take(locking=False)
+_TAKE_LOCKING = _take(locking=True)
+_VIEWS = select(profiles.c.id, profiles.c.fields, profiles.c.subscriptions).where(
+    profiles.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
 class PromoRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -216,20 +242,9 @@ class PromoRepo:
 
     def take(self, pool: str, task_id: int, profile_id: int, now: float) -> str | None:
         """Give the oldest free code of the pool to the task, atomically."""
-        free = (
-            select(promo_codes.c.id)
-            .where(promo_codes.c.pool == pool, promo_codes.c.task_id.is_(None))
-            .order_by(promo_codes.c.id)
-            .limit(1)
-        )
-        if self.conn.dialect.name != "sqlite":
-            free = free.with_for_update(skip_locked=True)
-        code = self.conn.execute(
-            update(promo_codes)
-            .where(promo_codes.c.id == free.scalar_subquery())
-            .values(task_id=task_id, profile_id=profile_id, taken_at=now)
-            .returning(promo_codes.c.code)
-        ).scalar()
+        statement = _TAKE_SQLITE if self.conn.dialect.name == "sqlite" else _TAKE_LOCKING
+        params = {"b_pool": pool, "b_task": task_id, "b_profile": profile_id, "b_now": now}
+        code: str | None = self.conn.execute(statement, params).scalar()
         return code
 
     def given(self, pool: str | None = None) -> list[tuple[str, int]]:

@@ -5,13 +5,36 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
 from scenaria.store.schema import events, outbox
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+
+
+_FINISH = (
+    update(outbox)
+    .where(outbox.c.key == bindparam("_key"), outbox.c.status == SENDING)
+    .values(
+        status=bindparam("status"),
+        reason=bindparam("reason"),
+        response=bindparam("response"),
+        sent_at=bindparam("sent_at"),
+        lease_until=None,
+    )
+)
+_RETRY = (
+    update(outbox)
+    .where(outbox.c.key == bindparam("_key"), outbox.c.status == SENDING)
+    .values(
+        status=QUEUED,
+        next_attempt_at=bindparam("next_attempt_at"),
+        reason=bindparam("reason"),
+        lease_until=None,
+    )
+)
 
 
 class OutboxRepo:
@@ -71,27 +94,25 @@ class OutboxRepo:
         ).scalar()
         return float(value) if value is not None else None
 
-    def finish(self, key: str, status: str, now: float, reason: str | None, response: Any) -> bool:
-        """Mark a leased message sent or failed; False if it was not ours any more."""
-        result = self.conn.execute(
-            update(outbox)
-            .where(outbox.c.key == key, outbox.c.status == SENDING)
-            .values(
-                status=status,
-                reason=reason,
-                response=response,
-                lease_until=None,
-                sent_at=now if status == SENT else None,
+    def still_leased(self, leases: dict[str, float]) -> set[str]:
+        """Keys still leased under the given lease (not taken over by another deliverer)."""
+        rows = self.conn.execute(
+            select(outbox.c.key, outbox.c.lease_until).where(
+                outbox.c.key.in_(list(leases)), outbox.c.status == SENDING
             )
         )
-        return bool(result.rowcount)
+        return {r.key for r in rows if r.lease_until == leases[r.key]}
 
-    def retry_later(self, key: str, at: float, reason: str) -> None:
-        self.conn.execute(
-            update(outbox)
-            .where(outbox.c.key == key, outbox.c.status == SENDING)
-            .values(status=QUEUED, next_attempt_at=at, reason=reason, lease_until=None)
-        )
+    def finish_many(self, rows: list[dict[str, Any]]) -> None:
+        """Mark messages sent or failed: rows of ``_key``, ``status``, ``reason``,
+        ``response``, ``sent_at``."""
+        if rows:
+            self.conn.execute(_FINISH, rows)
+
+    def retry_many(self, rows: list[dict[str, Any]]) -> None:
+        """Put messages back in the queue: rows of ``_key``, ``next_attempt_at``, ``reason``."""
+        if rows:
+            self.conn.execute(_RETRY, rows)
 
     def get(self, key: str) -> dict[str, Any]:
         row = self.conn.execute(select(outbox).where(outbox.c.key == key)).first()
@@ -119,6 +140,13 @@ class OutboxRepo:
             .group_by(outbox.c.node_id, outbox.c.channel, outbox.c.status)
         )
         return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
+
+
+_EVENT_TYPES = (
+    select(events.c.type)
+    .where(events.c.task_id == bindparam("task_id"), events.c.node_id == bindparam("node_id"))
+    .distinct()
+)
 
 
 class EventRepo:
@@ -149,11 +177,7 @@ class EventRepo:
         )
 
     def types_for(self, task_id: int, node_id: str) -> frozenset[str]:
-        rows = self.conn.execute(
-            select(events.c.type)
-            .where(events.c.task_id == task_id, events.c.node_id == node_id)
-            .distinct()
-        )
+        rows = self.conn.execute(_EVENT_TYPES, {"task_id": task_id, "node_id": node_id})
         return frozenset(rows.scalars())
 
     def for_profile(self, profile_id: int, limit: int = 100) -> list[dict[str, Any]]:

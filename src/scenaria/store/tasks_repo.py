@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
@@ -54,23 +54,47 @@ def _values(task: Task) -> dict[str, Any]:
     return values
 
 
+# Hot statements are built once: constructing a SQLAlchemy statement costs more
+# than running it on SQLite.
+_UPDATE = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("_id"))
+    .values({name: bindparam(name) for name in _MUTABLE})
+)
+_CLAIM = (
+    select(tasks)
+    .where(tasks.c.state == TaskState.SCHEDULED.value, tasks.c.due_at <= bindparam("now"))
+    .order_by(tasks.c.due_at)
+    .limit(bindparam("limit"))
+)
+_GET_MANY = select(tasks).where(tasks.c.id.in_(bindparam("ids", expanding=True)))
+_RESUME = (
+    update(tasks)
+    .where(
+        tasks.c.id == bindparam("_id"),
+        or_(tasks.c.state == TaskState.AWAITING.value, tasks.c.state == TaskState.FROZEN.value),
+        tasks.c.due_at.is_(None),
+    )
+    .values(
+        resume_port=bindparam("port"),
+        due_at=bindparam("due_at"),
+        data=bindparam("data"),
+        # A task whose scenario was stopped with its profiles kept stays frozen.
+        state=case(
+            (tasks.c.state == TaskState.FROZEN.value, TaskState.FROZEN.value),
+            else_=TaskState.SCHEDULED.value,
+        ),
+    )
+)
+
+
 class TaskRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self._update = (
-            update(tasks)
-            .where(tasks.c.id == bindparam("_id"))
-            .values({name: bindparam(name) for name in _MUTABLE})
-        )
+        self._claim = lock_for_claim(conn, _CLAIM)
 
     def claim_due(self, now: float, limit: int) -> list[Task]:
-        query = (
-            select(tasks)
-            .where(tasks.c.state == TaskState.SCHEDULED.value, tasks.c.due_at <= now)
-            .order_by(tasks.c.due_at)
-            .limit(limit)
-        )
-        return [_task(r) for r in self.conn.execute(lock_for_claim(self.conn, query))]
+        return [_task(r) for r in self.conn.execute(self._claim, {"now": now, "limit": limit})]
 
     def next_due(self) -> float | None:
         value = self.conn.execute(
@@ -100,13 +124,20 @@ class TaskRepo:
     def update_many(self, changed: Iterable[Task]) -> None:
         rows = [{"_id": t.id, **_values(t)} for t in changed]
         if rows:
-            self.conn.execute(self._update, rows)
+            self.conn.execute(_UPDATE, rows)
 
     def get(self, task_id: int) -> Task:
-        row = self.conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
-        if row is None:
+        found = self.get_many([task_id])
+        if not found:
             raise NotFound(f"task {task_id} does not exist")
-        return _task(row)
+        return found[task_id]
+
+    def get_many(self, ids: Sequence[int]) -> dict[int, Task]:
+        out: dict[int, Task] = {}
+        for start in range(0, len(ids), 900):
+            rows = self.conn.execute(_GET_MANY, {"ids": list(ids[start : start + 900])})
+            out.update((r.id, _task(r)) for r in rows)
+        return out
 
     def for_profiles(self, scenario_id: int, profile_ids: Sequence[int]) -> dict[int, list[Task]]:
         """Every task (live or ended) these profiles have had in the scenario."""
@@ -206,26 +237,10 @@ class TaskRepo:
         )
         return {r[0]: int(r[1]) for r in rows}
 
-    def set_resume(self, task_id: int, port: str, due_at: float, data: dict[str, Any]) -> bool:
-        """Resume an awaiting task by ``port`` (kept frozen if its scenario is stopped)."""
-        result = self.conn.execute(
-            update(tasks)
-            .where(
-                tasks.c.id == task_id,
-                tasks.c.state.in_([TaskState.AWAITING.value, TaskState.FROZEN.value]),
-                tasks.c.due_at.is_(None),
-            )
-            .values(
-                resume_port=port,
-                due_at=due_at,
-                data=data or None,
-                state=case(
-                    (tasks.c.state == TaskState.FROZEN.value, TaskState.FROZEN.value),
-                    else_=TaskState.SCHEDULED.value,
-                ),
-            )
-        )
-        return bool(result.rowcount)
+    def resume_many(self, rows: list[dict[str, Any]]) -> None:
+        """Resume awaiting tasks: rows of ``_id``, ``port``, ``due_at``, ``data``."""
+        if rows:
+            self.conn.execute(_RESUME, [{**r, "data": r["data"] or None} for r in rows])
 
     def all_ids(self, scenario_id: int) -> list[int]:
         return list(

@@ -1,0 +1,190 @@
+"""The ``scenaria`` command: demo, scenario files, database migrations."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scenaria.clock import FakeClock
+from scenaria.demo.call_centre import CallCentre
+from scenaria.demo.run import DemoResult, run_demo
+from scenaria.errors import InvalidInput
+from scenaria.model import scenario_file
+from scenaria.model.nodes.base import ValidationContext
+from scenaria.model.profiles import BUILTIN_FIELDS, FieldType
+from scenaria.model.validation import validate
+from scenaria.services.app import App, Config
+from scenaria.store.database import Store, database_url
+
+app = typer.Typer(help="Scenaria: customer-journey automation scenarios.", no_args_is_help=True)
+scenario_app = typer.Typer(help="Scenario files.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(db_app, name="db")
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.command()
+def demo(
+    profiles: Annotated[int, typer.Option(min=1, help="Synthetic profiles to import.")] = 1000,
+    confirm_share: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of profiles that confirm their email.")
+    ] = 0.4,
+    seed: Annotated[int, typer.Option(help="Seed for who confirms and when.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    database: Annotated[
+        str | None, typer.Option(help="Database URL (default: a new SQLite file in a temp dir).")
+    ] = None,
+) -> None:
+    """Run the welcome scenario on synthetic profiles with an accelerated clock."""
+    with tempfile.TemporaryDirectory(prefix="scenaria-demo-") as tmp:
+        store = Store(database or f"sqlite:///{Path(tmp) / 'demo.db'}")
+        store.migrate()
+        clock = FakeClock()
+        with CallCentre() as call_centre:
+            scenaria = App(Config(allowed_hosts=frozenset({"127.0.0.1"})), clock=clock, store=store)
+            result = _run_with_progress(
+                scenaria, clock, profiles, confirm_share, seed, call_centre.url, quiet=as_json
+            )
+            result.call_requests = call_centre.received
+        store.dispose()
+    if as_json:
+        print(json.dumps(_demo_json(result)))
+    else:
+        _print_demo(result)
+
+
+def _run_with_progress(
+    scenaria: App,
+    clock: FakeClock,
+    profiles: int,
+    share: float,
+    seed: int,
+    url: str,
+    quiet: bool,
+) -> DemoResult:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=errors, disable=quiet, transient=False) as progress:
+        bars = {
+            "import": progress.add_task("Importing profiles", total=profiles),
+            "run": progress.add_task("Running 3 simulated days", total=1.0),
+        }
+
+        def report(phase: str, done: float, total: float) -> None:
+            progress.update(bars[phase], completed=done, total=total)
+
+        return run_demo(scenaria, clock, profiles, share, seed, url, report)
+
+
+def _demo_json(result: DemoResult) -> dict[str, object]:
+    return {
+        "profiles": result.profiles,
+        "confirmed": result.confirmed,
+        "call_requests": result.call_requests,
+        **result.stats,
+    }
+
+
+def _print_demo(result: DemoResult) -> None:
+    table = Table(
+        title=f"Welcome scenario — {result.profiles} profiles, "
+        f"{result.confirmed} confirmed their email"
+    )
+    for column in ("node", "kind", "entered", "exited", "inside now", "errors"):
+        table.add_column(column, justify="left" if column in ("node", "kind") else "right")
+    for node in result.stats["nodes"]:
+        table.add_row(
+            node["name"] or node["id"],
+            node["kind"],
+            str(node["entered"]),
+            str(node["exited"]),
+            str(node["inside"]),
+            str(node["errors"]),
+        )
+    console.print(table)
+    tasks = result.stats["tasks"]
+    console.print(
+        f"tasks: {tasks['entered']} entered, {tasks['finished']} finished, "
+        f"{tasks['inside']} inside, {tasks['errors']} errors; "
+        f"call centre received {result.call_requests} requests"
+    )
+
+
+def _field(spec: str) -> tuple[str, FieldType]:
+    name, _, kind = spec.partition(":")
+    try:
+        return name, FieldType(kind or "string")
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{spec}': type must be one of {', '.join(t.value for t in FieldType)}"
+        ) from None
+
+
+@scenario_app.command("validate")
+def validate_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    field: Annotated[
+        list[str] | None,
+        typer.Option("--field", "-f", help="A profile field NAME:TYPE the scenario may use."),
+    ] = None,
+    pool: Annotated[
+        list[str] | None, typer.Option("--pool", help="A promo code pool that exists.")
+    ] = None,
+    allow_host: Annotated[
+        list[str] | None, typer.Option("--allow-host", help="A host API requests may call.")
+    ] = None,
+) -> None:
+    """Print the scenario's validation problems; exit non-zero if there is any."""
+    try:
+        scenario = scenario_file.load(file, database_id=0)
+    except InvalidInput as exc:
+        errors.print(f"[red]{file}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    fields = {**BUILTIN_FIELDS, **dict(_field(f) for f in field or [])}
+    ctx = ValidationContext(
+        fields=fields,
+        promo_pools=frozenset(pool) if pool else None,
+        allowed_hosts=frozenset(allow_host) if allow_host else None,
+    )
+    problems = validate(scenario, ctx)
+    for problem in problems:
+        errors.print(f"[red]{file}: {problem}[/red] ({problem.code})")
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"{file}: valid ({len(scenario.nodes)} nodes, {len(scenario.edges)} edges)")
+
+
+@scenario_app.command("export")
+def export(
+    scenario_id: int,
+    fmt: Annotated[str, typer.Option("--format", help="yaml or json")] = "yaml",
+    database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+) -> None:
+    """Print a stored scenario as a YAML or JSON document."""
+    scenaria = App(Config(database_url=database))
+    sys.stdout.write(scenaria.scenarios.export(scenario_id, fmt))
+
+
+@db_app.command("upgrade")
+def upgrade(database: Annotated[str | None, typer.Option(help="Database URL.")] = None) -> None:
+    """Create or migrate the database schema to the latest version."""
+    Store(database).migrate()
+    console.print(f"database at {database_url(database)} is up to date")
+
+
+if __name__ == "__main__":
+    app()

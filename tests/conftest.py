@@ -1,0 +1,140 @@
+"""Shared fixtures: a fake clock, a fresh SQLite store, the app, and a local HTTP sink."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scenaria.clock import FakeClock
+from scenaria.model import scenario_file
+from scenaria.model.profiles import (
+    Channel,
+    FieldType,
+    ImportSource,
+    ProfileDatabase,
+    SubscriptionStatus,
+)
+from scenaria.model.scenario import Scenario
+from scenaria.services.app import App, Config
+from scenaria.services.profiles import ImportResult, ProfileImport
+from scenaria.store.database import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+WELCOME = ROOT / "examples" / "welcome.yaml"
+
+
+@dataclass
+class HttpSink:
+    """A real HTTP server on localhost that records what it receives."""
+
+    url: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 200
+    """The status code it answers with (tests change it to simulate failures)."""
+
+    def json_bodies(self) -> list[Any]:
+        return [json.loads(r["body"]) for r in self.requests]
+
+
+@pytest.fixture
+def http_sink() -> Iterator[HttpSink]:
+    sink = HttpSink(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            sink.requests.append(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": body,
+                }
+            )
+            payload = json.dumps({"accepted": sink.status < 400}).encode()
+            self.send_response(sink.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_POST = do_PUT = do_GET = do_PATCH = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    sink.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield sink
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{tmp_path / 'scenaria.db'}")
+    s.create_all()
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def app(store: Store, clock: FakeClock) -> App:
+    return App(Config(allowed_hosts=frozenset({"127.0.0.1"})), clock=clock, store=store)
+
+
+@pytest.fixture
+def db(app: App) -> ProfileDatabase:
+    return app.profiles.create_database(
+        "Customers", {"first_name": FieldType.STRING, "loyalty_points": FieldType.INT}
+    )
+
+
+def welcome_scenario(database_id: int, call_centre_url: str | None = None) -> Scenario:
+    """The example welcome scenario, its API request pointed at ``call_centre_url``."""
+    scenario = scenario_file.load(WELCOME, database_id)
+    if call_centre_url:
+        for node in scenario.nodes:
+            if node.id == "call_centre":
+                node.settings["url"] = f"{call_centre_url}/call-requests"
+    return scenario
+
+
+def person(
+    i: int, *, email_status: SubscriptionStatus = SubscriptionStatus.UNCONFIRMED, **fields: Any
+) -> ProfileImport:
+    return ProfileImport(
+        fields={
+            "email": f"user{i}@example.com",
+            "phone": f"+1555{i:07d}",
+            "first_name": f"User{i}",
+            **fields,
+        },
+        subscriptions={Channel.EMAIL: email_status, Channel.SMS: SubscriptionStatus.SUBSCRIBED},
+    )
+
+
+def import_people(
+    app: App,
+    database_id: int,
+    people: list[ProfileImport],
+    source: ImportSource = ImportSource.API,
+) -> ImportResult:
+    return app.profiles.import_profiles(database_id, people, source)
