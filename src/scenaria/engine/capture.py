@@ -15,6 +15,8 @@ from scenaria.model.task import LIVE_STATES, EndReason, Task, TaskState
 
 REFUSED_ONCE_EVER = "once_ever"
 REFUSED_ACTIVE = "not_while_active"
+REPLACED = "replaced"
+"""Restart mode, the same profile twice in one call: the later capture replaced this one."""
 REFUSAL_TEXT = {
     REFUSED_ONCE_EVER: "re-entry is disabled: the profile has already been in this scenario",
     REFUSED_ACTIVE: "re-entry is disabled for engaged profiles: the profile is in the scenario now",
@@ -76,8 +78,11 @@ def capture(
                     if old.id:
                         fx.end(old, TaskState.REMOVED, EndReason.RESTARTED)
                     else:  # captured earlier in this same call, not yet written
-                        created.remove(old)
-                        results.remove(old)
+                        created = [t for t in created if t is not old]
+                        results = [
+                            CaptureResult(profile_id, None, REPLACED) if r is old else r
+                            for r in results
+                        ]
                         fx.count(graph.id, start, "entered", -1)
                         fx.count(graph.id, SCENARIO, "entered", -1)
         task = Task(

@@ -60,7 +60,7 @@ class Deliverer:
         clock: Clock,
         channels: dict[str, Channel],
         *,
-        batch_size: int = 50,
+        batch_size: int = 200,
         lease_seconds: float = 120.0,
         retry: RetryPolicy | None = None,
     ) -> None:

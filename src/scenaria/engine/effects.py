@@ -34,6 +34,8 @@ class Effects:
         self.counters: Counter[CounterKey] = Counter()
         self.profiles: dict[int, ProfileView] = {}
         self.tasks: dict[int, Task] = {}
+        self.taken_out: list[int] = []
+        """Removed tasks, whose messages still queued must not go out any more."""
         self.transitions = 0
         """Nodes left by tasks in this batch: the benchmark's unit of work."""
 
@@ -78,6 +80,8 @@ class Effects:
         task.end_reason = reason.value
         self.count(task.scenario_id, SCENARIO, END_METRIC[state])
         self.tasks[task.id] = task
+        if state is TaskState.REMOVED and task.id:
+            self.taken_out.append(task.id)
 
     def flush(self, uow: UnitOfWork) -> None:
         uow.tasks.update_many(self.tasks.values())
@@ -85,6 +89,8 @@ class Effects:
         uow.outbox.insert_many(self.outbox)
         uow.profiles.update_fields((p for p in self.profiles.values() if p.changed), self.now)
         uow.counters.add(self.counters)
+        uow.outbox.cancel_for_tasks(self.taken_out, "the profile was taken out of the scenario")
+        self.taken_out = []
         self.tasks.clear()
         self.visits = []
         self.outbox = []

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from scenaria.model.nodes.base import ProfileView
+from scenaria.model.profiles import ProfileDatabase
 from scenaria.model.scenario import Scenario
 from scenaria.model.task import Task
 
@@ -43,6 +44,7 @@ class OutboxStore(Protocol):
     def still_leased(self, leases: dict[str, float]) -> set[str]: ...
     def finish_many(self, rows: list[dict[str, Any]]) -> None: ...
     def retry_many(self, rows: list[dict[str, Any]]) -> None: ...
+    def cancel_for_tasks(self, task_ids: Sequence[int], reason: str) -> int: ...
 
 
 class EventStore(Protocol):
@@ -67,6 +69,10 @@ class ScenarioStore(Protocol):
     def versions(self, ids: Iterable[int]) -> dict[int, int]: ...
 
 
+class DatabaseStore(Protocol):
+    def get(self, database_id: int) -> ProfileDatabase: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction's repositories."""
 
@@ -86,6 +92,8 @@ class UnitOfWork(Protocol):
     def promo(self) -> PromoStore: ...
     @property
     def scenarios(self) -> ScenarioStore: ...
+    @property
+    def databases(self) -> DatabaseStore: ...
 
 
 class TransactionSource(Protocol):

@@ -25,7 +25,9 @@ class GraphCache:
         for scenario_id, version in versions.items():
             graph = self._graphs.get(scenario_id)
             if graph is None or graph.version != version:
-                graph = compile_scenario(uow.scenarios.get(scenario_id))
+                scenario = uow.scenarios.get(scenario_id)
+                fields = uow.databases.get(scenario.database_id).all_fields()
+                graph = compile_scenario(scenario, fields)
                 self._graphs[scenario_id] = graph
             out[scenario_id] = graph
         return out

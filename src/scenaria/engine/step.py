@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from scenaria.engine.effects import Effects
 from scenaria.engine.ports import UnitOfWork
 from scenaria.model.graph import CompiledScenario
 from scenaria.model.nodes.base import Await, End, Move, ProfileView, Wait
+from scenaria.model.profiles import FieldType
 from scenaria.model.task import EndReason, Task, TaskState
 
 MAX_INSTANT_STEPS = 1000
@@ -50,6 +52,10 @@ class TaskContext:
     @property
     def scenario_name(self) -> str:
         return self._graph.name
+
+    @property
+    def field_types(self) -> Mapping[str, FieldType]:
+        return self._graph.fields
 
     def send(self, channel: str, payload: dict[str, Any], skip_reason: str | None = None) -> str:
         key = outbox_key(self._task, self.node_id)

@@ -6,11 +6,12 @@ the engine steps millions of tasks through the same few parsed nodes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scenaria.model.nodes import KINDS, NodeKind
-from scenaria.model.profiles import ImportSource
+from scenaria.model.profiles import FieldType, ImportSource
 from scenaria.model.scenario import DEFAULT_CAPTURE_ID, ReentryMode, Scenario, ScenarioStatus
 
 
@@ -31,6 +32,8 @@ class CompiledScenario:
     status: ScenarioStatus
     nodes: dict[str, CompiledNode]
     edges: dict[tuple[str, str], str]
+    fields: Mapping[str, FieldType]
+    """The profile database's field schema, so actions store values in the field's type."""
 
     def target(self, node_id: str, port: str) -> str | None:
         return self.edges.get((node_id, port))
@@ -48,7 +51,7 @@ class CompiledScenario:
         return DEFAULT_CAPTURE_ID
 
 
-def compile_scenario(scenario: Scenario) -> CompiledScenario:
+def compile_scenario(scenario: Scenario, fields: Mapping[str, FieldType]) -> CompiledScenario:
     """Compile a scenario that passed validation (raises on unknown kinds or bad settings)."""
     assert scenario.id is not None, "only a saved scenario runs"
     nodes = {}
@@ -65,4 +68,5 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         status=scenario.status,
         nodes=nodes,
         edges=edges,
+        fields=fields,
     )

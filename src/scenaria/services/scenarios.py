@@ -133,7 +133,8 @@ class ScenarioService:
         now = self.clock.now()
         with self.store.transaction() as tx:
             scenario = tx.scenarios.get(scenario_id)
-            graph = compile_scenario(scenario)
+            fields = tx.databases.get(scenario.database_id).all_fields()
+            graph = compile_scenario(scenario, fields)
             for profile_id in set(profile_ids):
                 if tx.profiles.get(profile_id)["database_id"] != scenario.database_id:
                     raise InvalidInput(

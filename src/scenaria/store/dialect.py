@@ -45,3 +45,30 @@ def add_counters(conn: Connection, rows: list[dict[str, Any]]) -> None:
         set_={"value": stat_counters.c.value + stmt.excluded.value},
     )
     conn.execute(stmt, rows)
+
+
+_compiled: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run one INSERT/UPDATE for many rows straight through the driver.
+
+    On the engine's hot path SQLAlchemy's per-row parameter processing costs
+    more than SQLite's own work, so hot statements are compiled once per
+    dialect and fed plain values: the caller serialises JSON itself and every
+    value in ``statement`` must be a named ``bindparam``.
+    """
+    if not rows:
+        return
+    key = (id(statement), conn.dialect.name)
+    entry = _compiled.get(key)
+    if entry is None:
+        compiled = statement.compile(dialect=conn.dialect)
+        order = compiled.positiontup
+        entry = (compiled.string, tuple(order) if order else None)
+        _compiled[key] = entry
+    sql, order = entry
+    if order is None:
+        conn.exec_driver_sql(sql, rows)
+    else:
+        conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in rows])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,11 +10,14 @@ from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
+from scenaria.store.dialect import execute_many
 from scenaria.store.schema import events, outbox
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
 
 
+_NEW = {"lease_until": None, "sent_at": None, "response": None, "reason": None}
+_INSERT = insert(outbox).values({c.name: bindparam(c.name) for c in outbox.columns})
 _FINISH = (
     update(outbox)
     .where(outbox.c.key == bindparam("_key"), outbox.c.status == SENDING)
@@ -42,8 +46,15 @@ class OutboxRepo:
         self.conn = conn
 
     def insert_many(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(insert(outbox), rows)
+        """New messages: rows of every outbox column but the delivery results."""
+        execute_many(
+            self.conn,
+            _INSERT,
+            [
+                {**_NEW, **row, "payload": json.dumps(row["payload"], separators=(",", ":"))}
+                for row in rows
+            ],
+        )
 
     def _claimable(self, channels: Sequence[str], now: float) -> Any:
         return and_(
@@ -113,6 +124,20 @@ class OutboxRepo:
         """Put messages back in the queue: rows of ``_key``, ``next_attempt_at``, ``reason``."""
         if rows:
             self.conn.execute(_RETRY, rows)
+
+    def cancel_for_tasks(self, task_ids: Sequence[int], reason: str) -> int:
+        """Skip the still-queued messages of tasks taken out of their scenario."""
+        cancelled = 0
+        for start in range(0, len(task_ids), 900):
+            result = self.conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.task_id.in_(task_ids[start : start + 900]), outbox.c.status == QUEUED
+                )
+                .values(status=SKIPPED, reason=reason, next_attempt_at=None)
+            )
+            cancelled += result.rowcount
+        return cancelled
 
     def get(self, key: str) -> dict[str, Any]:
         row = self.conn.execute(select(outbox).where(outbox.c.key == key)).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
 from scenaria.model.task import LIVE_STATES, Task, TaskState, states_that_may_become
-from scenaria.store.dialect import lock_for_claim
+from scenaria.store.dialect import execute_many, lock_for_claim
 from scenaria.store.schema import tasks, visits
 
 _MUTABLE = (
@@ -54,6 +55,23 @@ def _values(task: Task) -> dict[str, Any]:
     return values
 
 
+def _raw_values(task: Task) -> dict[str, Any]:
+    """Column values for :func:`execute_many`, JSON already serialised."""
+    return {
+        "_id": task.id,
+        "state": task.state.value,
+        "node_id": task.node_id,
+        "node_entered_at": task.node_entered_at,
+        "due_at": task.due_at,
+        "resume_port": task.resume_port,
+        "visit": task.visit,
+        "data": json.dumps(task.data) if task.data else None,
+        "ended_at": task.ended_at,
+        "end_reason": task.end_reason,
+        "exit_node": task.exit_node,
+    }
+
+
 # Hot statements are built once: constructing a SQLAlchemy statement costs more
 # than running it on SQLite.
 _UPDATE = (
@@ -67,6 +85,7 @@ _CLAIM = (
     .order_by(tasks.c.due_at)
     .limit(bindparam("limit"))
 )
+_INSERT_VISIT = insert(visits).values({c.name: bindparam(c.name) for c in visits.columns})
 _GET_MANY = select(tasks).where(tasks.c.id.in_(bindparam("ids", expanding=True)))
 _RESUME = (
     update(tasks)
@@ -122,9 +141,7 @@ class TaskRepo:
             task.id = task_id
 
     def update_many(self, changed: Iterable[Task]) -> None:
-        rows = [{"_id": t.id, **_values(t)} for t in changed]
-        if rows:
-            self.conn.execute(_UPDATE, rows)
+        execute_many(self.conn, _UPDATE, [_raw_values(t) for t in changed])
 
     def get(self, task_id: int) -> Task:
         found = self.get_many([task_id])
@@ -256,8 +273,7 @@ class VisitRepo:
 
     def insert_many(self, rows: list[dict[str, Any]]) -> None:
         """Rows of task_id, seq, node_id, entered_at, left_at, port."""
-        if rows:
-            self.conn.execute(insert(visits), rows)
+        execute_many(self.conn, _INSERT_VISIT, rows)
 
     def for_task(self, task_id: int) -> list[dict[str, Any]]:
         rows = self.conn.execute(

@@ -88,6 +88,10 @@ class StepContext(Protocol):
     def profile(self) -> ProfileView: ...
     @property
     def scenario_name(self) -> str: ...
+    @property
+    def field_types(self) -> Mapping[str, FieldType]:
+        """The profile database's schema."""
+        ...
 
     def send(self, channel: str, payload: dict[str, Any], skip_reason: str | None = None) -> str:
         """Queue a message in the outbox (atomically with the move); return its key."""

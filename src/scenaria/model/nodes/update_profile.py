@@ -85,7 +85,11 @@ class UpdateProfile(NodeKind[UpdateProfileSettings]):
             if update.op == "clear":
                 changes[update.field] = None
             elif update.op == "set":
-                changes[update.field] = update.value
+                kind = ctx.field_types.get(update.field, FieldType.STRING)
+                try:
+                    changes[update.field] = coerce(update.value, kind, update.field)
+                except InvalidInput as exc:
+                    return Move("next", f"cannot set '{update.field}': {exc}")
             else:
                 sign = 1 if update.op == "increment" else -1
                 try:
@@ -95,6 +99,9 @@ class UpdateProfile(NodeKind[UpdateProfileSettings]):
                         amount = coerce(amount, FieldType.FLOAT)
                 except InvalidInput as exc:
                     return Move("next", f"cannot {update.op} '{update.field}': {exc}")
-                changes[update.field] = base + sign * amount
+                result = base + sign * amount
+                if ctx.field_types.get(update.field) is FieldType.INT:
+                    result = int(result)
+                changes[update.field] = result
         ctx.update_profile(changes)
         return Move("next")
