@@ -42,7 +42,7 @@ def from_document(document: Any, database_id: int) -> Scenario:
     if version != FORMAT_VERSION:
         raise InvalidInput(f"unsupported scenario file version {version!r}")
     spec = {k: v for k, v in document.items() if k != "scenaria"}
-    unknown = sorted(set(spec) - set(_SPEC_FIELDS))
+    unknown = sorted(str(k) for k in spec if k not in _SPEC_FIELDS)
     if unknown:
         raise InvalidInput(f"unknown key(s) in scenario file: {', '.join(unknown)}")
     try:

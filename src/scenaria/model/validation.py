@@ -55,12 +55,13 @@ def validate(scenario: Scenario, ctx: ValidationContext) -> list[Problem]:
         problems.extend(kind.validate(node.id, settings, ctx))
 
     triggers = [n for n, k in kinds.items() if k.start and n != DEFAULT_CAPTURE_ID]
-    if len(triggers) > MAX_TRIGGERS:
+    for extra, node_id in enumerate(triggers[MAX_TRIGGERS:], start=MAX_TRIGGERS + 1):
         problems.append(
             Problem(
-                None,
+                node_id,
                 "too_many_triggers",
-                f"a scenario has at most {MAX_TRIGGERS} triggers; this one has {len(triggers)}",
+                f"trigger {extra} of {len(triggers)}: a scenario has at most {MAX_TRIGGERS} "
+                "triggers; remove this one",
             )
         )
 
@@ -68,11 +69,18 @@ def validate(scenario: Scenario, ctx: ValidationContext) -> list[Problem]:
     for edge in scenario.edges:
         source = kinds.get(edge.source)
         if source is None:
-            problems.append(
-                Problem(
-                    edge.source, "unknown_node", f"an edge starts at missing node '{edge.source}'"
+            if edge.source not in seen:
+                problems.append(
+                    Problem(
+                        edge.source,
+                        "unknown_node",
+                        f"an edge starts at missing node '{edge.source}'",
+                    )
                 )
-            )
+            continue  # a node of unknown kind is reported once, as such
+        if edge.target not in kinds and edge.target in seen:
+            if edge.port in source.outputs:
+                outgoing[edge.source][edge.port] = edge.target
             continue
         if edge.target not in kinds:
             problems.append(

@@ -65,7 +65,9 @@ class ApiRequest(NodeKind[ApiRequestSettings]):
                 problems.append(
                     Problem(node_id, "bad_url", f"'{settings.url}' is not an http(s) URL")
                 )
-            elif ctx.allowed_hosts is not None and host not in ctx.allowed_hosts:
+            elif ctx.allowed_hosts is not None and host not in {
+                h.lower() for h in ctx.allowed_hosts
+            }:
                 problems.append(
                     Problem(
                         node_id,

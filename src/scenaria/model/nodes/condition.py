@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from scenaria.errors import InvalidInput
 from scenaria.model.nodes.base import (
@@ -65,6 +65,20 @@ Rule = Annotated[FieldRule | SubscriptionRule | MessageRule | SentRule, Field(di
 class ConditionSettings(Settings):
     match: Literal["all", "any"] = "all"
     rules: list[Rule] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _field_rule_by_default(cls, data: Any) -> Any:
+        """A rule without a ``type`` is a field rule, the most common kind."""
+        if isinstance(data, dict) and isinstance(data.get("rules"), list):
+            data = {
+                **data,
+                "rules": [
+                    {"type": "field", **r} if isinstance(r, dict) and "type" not in r else r
+                    for r in data["rules"]
+                ],
+            }
+        return data
 
 
 def _compare(op: str, actual: Any, expected: Any) -> bool:

@@ -15,7 +15,9 @@ SENDABLE = frozenset({SubscriptionStatus.SUBSCRIBED, SubscriptionStatus.UNCONFIR
 def template_variables(ctx: StepContext) -> dict[str, Any]:
     data = ctx.task_data
     return {
-        "profile": ctx.profile.fields,
+        # Every field of the schema is there, None when unset, so that
+        # ``profile.first_name or 'friend'`` works; a misspelt field still fails.
+        "profile": {**dict.fromkeys(ctx.field_types), **ctx.profile.fields},
         "api_content": data.get("api_content") or {},
         "promo_code": data.get("promo_code"),
         "scenario": {"name": ctx.scenario_name},
