@@ -38,7 +38,11 @@ def render(source: str, variables: dict[str, Any], *, html: bool = False) -> str
     if "{" not in source:  # plain text: skip the template machinery on the hot path
         return source
     try:
-        return str(_compile(source, html).render(variables))
+        template = _compile(source, html)
+        # Template.render minus its defensive copy of the variables: a shared
+        # context is read-only to the (immutable, sandboxed) template.
+        context = template.new_context({**template.globals, **variables}, shared=True)
+        return str(template.environment.concat(template.root_render_func(context)))
     except TemplateError as exc:
         raise RenderError(f"template error: {exc}") from exc
     except Exception as exc:  # sandbox violations and errors inside filters
