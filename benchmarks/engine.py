@@ -42,6 +42,9 @@ class InstantCallCentre:
     def send(self, message: OutboundMessage) -> DeliveryResult:
         return DeliveryResult({"status": 202})
 
+    def close(self) -> None:
+        pass
+
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

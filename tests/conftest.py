@@ -96,8 +96,9 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
-def app(store: Store, clock: FakeClock) -> App:
-    return App(Config(allowed_hosts=frozenset({"127.0.0.1"})), clock=clock, store=store)
+def app(store: Store, clock: FakeClock) -> Iterator[App]:
+    with App(Config(allowed_hosts=frozenset({"127.0.0.1"})), clock=clock, store=store) as app:
+        yield app
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(db_app, name="db")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()
@@ -52,11 +52,11 @@ def demo(
         clock = FakeClock()
         with CallCentre() as call_centre:
             scenaria = App(Config(allowed_hosts=frozenset({"127.0.0.1"})), clock=clock, store=store)
-            result = _run_with_progress(
-                scenaria, clock, profiles, confirm_share, seed, call_centre.url, quiet=as_json
-            )
+            with scenaria:
+                result = _run_with_progress(
+                    scenaria, clock, profiles, confirm_share, seed, call_centre.url, quiet=as_json
+                )
             result.call_requests = call_centre.received
-        store.dispose()
     if as_json:
         print(json.dumps(_demo_json(result)))
     else:
@@ -175,8 +175,8 @@ def export(
     database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
 ) -> None:
     """Print a stored scenario as a YAML or JSON document."""
-    scenaria = App(Config(database_url=database))
-    sys.stdout.write(scenaria.scenarios.export(scenario_id, fmt))
+    with App(Config(database_url=database)) as scenaria:
+        sys.stdout.write(scenaria.scenarios.export(scenario_id, fmt))
 
 
 @db_app.command("upgrade")

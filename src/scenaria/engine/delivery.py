@@ -42,6 +42,10 @@ class Channel(Protocol):
         """Deliver or raise RetryableDeliveryError / PermanentDeliveryError."""
         ...
 
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
 
 @dataclass(frozen=True)
 class RetryPolicy:

@@ -45,6 +45,18 @@ class App:
             channels = {"api_request": ApiRequestChannel(self.config.allowed_hosts)}
         self.deliverer = Deliverer(self.store, self.clock, channels)
 
+    def close(self) -> None:
+        """Close the channels' connections and the database pool."""
+        for channel in self.deliverer.channels.values():
+            channel.close()
+        self.store.dispose()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def run_pending(self) -> int:
         """Advance every due task and deliver every due message, at the current time."""
         total = 0
