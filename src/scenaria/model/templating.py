@@ -21,8 +21,9 @@ class RenderError(Exception):
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str, html: bool) -> Any:
-    return (_html_env if html else _env).from_string(source)
+def _compile(source: str, html: bool) -> tuple[Any, dict[str, Any]]:
+    template = (_html_env if html else _env).from_string(source)
+    return template, dict(template.globals)
 
 
 def check(source: str) -> str | None:
@@ -38,10 +39,10 @@ def render(source: str, variables: dict[str, Any], *, html: bool = False) -> str
     if "{" not in source:  # plain text: skip the template machinery on the hot path
         return source
     try:
-        template = _compile(source, html)
+        template, globals_ = _compile(source, html)
         # Template.render minus its defensive copy of the variables: a shared
         # context is read-only to the (immutable, sandboxed) template.
-        context = template.new_context({**template.globals, **variables}, shared=True)
+        context = template.new_context({**globals_, **variables}, shared=True)
         return str(template.environment.concat(template.root_render_func(context)))
     except TemplateError as exc:
         raise RenderError(f"template error: {exc}") from exc

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -44,12 +45,21 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 class Store:
     """One database: hands out transactions whose repositories share a connection."""
 
     def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
         self.url = database_url(url)
-        kwargs: dict[str, Any] = {"echo": echo}
+        # orjson: JSON columns (task data, profiles, payloads) are on the hot path.
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "json_serializer": _dumps,
+            "json_deserializer": orjson.loads,
+        }
         if self.url.startswith("sqlite"):
             if ":memory:" in self.url or self.url in ("sqlite://", "sqlite:///"):
                 kwargs["poolclass"] = StaticPool

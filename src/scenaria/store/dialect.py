@@ -47,7 +47,7 @@ def add_counters(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(stmt, rows)
 
 
-_compiled: dict[tuple[int, str], tuple[str, tuple[str, ...] | None]] = {}
+_compiled: dict[tuple[int, str], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
 
 def execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
@@ -55,8 +55,8 @@ def execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -
 
     On the engine's hot path SQLAlchemy's per-row parameter processing costs
     more than SQLite's own work, so hot statements are compiled once per
-    dialect and fed plain values: the caller serialises JSON itself and every
-    value in ``statement`` must be a named ``bindparam``.
+    dialect and fed plain values: the caller serialises JSON itself. Literal
+    values in ``statement`` keep their compiled value.
     """
     if not rows:
         return
@@ -65,9 +65,14 @@ def execute_many(conn: Connection, statement: Any, rows: list[dict[str, Any]]) -
     if entry is None:
         compiled = statement.compile(dialect=conn.dialect)
         order = compiled.positiontup
-        entry = (compiled.string, tuple(order) if order else None)
+        literals = {
+            compiled.bind_names[b]: b.value for b in compiled.binds.values() if not b.required
+        }
+        entry = (compiled.string, tuple(order) if order else None, literals)
         _compiled[key] = entry
-    sql, order = entry
+    sql, order, literals = entry
+    if literals:
+        rows = [{**literals, **row} for row in rows]
     if order is None:
         conn.exec_driver_sql(sql, rows)
     else:

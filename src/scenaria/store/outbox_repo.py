@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
@@ -14,6 +14,10 @@ from scenaria.store.dialect import execute_many
 from scenaria.store.schema import events, outbox
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 _NEW = {"lease_until": None, "sent_at": None, "response": None, "reason": None}
@@ -50,10 +54,7 @@ class OutboxRepo:
         execute_many(
             self.conn,
             _INSERT,
-            [
-                {**_NEW, **row, "payload": json.dumps(row["payload"], separators=(",", ":"))}
-                for row in rows
-            ],
+            [{**_NEW, **row, "payload": orjson.dumps(row["payload"]).decode()} for row in rows],
         )
 
     def _claimable(self, channels: Sequence[str], now: float) -> Any:
@@ -117,13 +118,11 @@ class OutboxRepo:
     def finish_many(self, rows: list[dict[str, Any]]) -> None:
         """Mark messages sent or failed: rows of ``_key``, ``status``, ``reason``,
         ``response``, ``sent_at``."""
-        if rows:
-            self.conn.execute(_FINISH, rows)
+        execute_many(self.conn, _FINISH, [{**r, "response": _json(r["response"])} for r in rows])
 
     def retry_many(self, rows: list[dict[str, Any]]) -> None:
         """Put messages back in the queue: rows of ``_key``, ``next_attempt_at``, ``reason``."""
-        if rows:
-            self.conn.execute(_RETRY, rows)
+        execute_many(self.conn, _RETRY, rows)
 
     def cancel_for_tasks(self, task_ids: Sequence[int], reason: str) -> int:
         """Skip the still-queued messages of tasks taken out of their scenario."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
@@ -65,7 +65,7 @@ def _raw_values(task: Task) -> dict[str, Any]:
         "due_at": task.due_at,
         "resume_port": task.resume_port,
         "visit": task.visit,
-        "data": json.dumps(task.data) if task.data else None,
+        "data": orjson.dumps(task.data).decode() if task.data else None,
         "ended_at": task.ended_at,
         "end_reason": task.end_reason,
         "exit_node": task.exit_node,
@@ -256,8 +256,11 @@ class TaskRepo:
 
     def resume_many(self, rows: list[dict[str, Any]]) -> None:
         """Resume awaiting tasks: rows of ``_id``, ``port``, ``due_at``, ``data``."""
-        if rows:
-            self.conn.execute(_RESUME, [{**r, "data": r["data"] or None} for r in rows])
+        execute_many(
+            self.conn,
+            _RESUME,
+            [{**r, "data": orjson.dumps(r["data"]).decode() if r["data"] else None} for r in rows],
+        )
 
     def all_ids(self, scenario_id: int) -> list[int]:
         return list(
