@@ -35,7 +35,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA cache_size=-262144")  # KiB: 256 MiB at most
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
@@ -57,29 +57,41 @@ class OutboxRepo:
             [{**_NEW, **row, "payload": orjson.dumps(row["payload"]).decode()} for row in rows],
         )
 
-    def _claimable(self, channels: Sequence[str], now: float) -> Any:
-        return and_(
-            outbox.c.channel.in_(list(channels)),
-            or_(
-                and_(outbox.c.status == QUEUED, outbox.c.next_attempt_at <= now),
-                # A deliverer that died mid-send left its lease behind: take it over.
-                and_(outbox.c.status == SENDING, outbox.c.lease_until < now),
-            ),
-        )
-
     def claim(
         self, channels: Sequence[str], now: float, limit: int, lease_seconds: float
     ) -> list[dict[str, Any]]:
-        """Lease up to ``limit`` due messages to this deliverer and count the attempt."""
-        query = (
+        """Lease up to ``limit`` due messages to this deliverer and count the attempt.
+
+        Messages whose lease expired (their deliverer died mid-send) come first;
+        each kind of claimable message has its own partial index.
+        """
+        expired = (
             select(outbox.c.key)
-            .where(self._claimable(channels, now))
+            .where(
+                outbox.c.status == SENDING,
+                outbox.c.lease_until < now,
+                outbox.c.channel.in_(list(channels)),
+            )
+            .order_by(outbox.c.lease_until)
+            .limit(limit)
+        )
+        queued = (
+            select(outbox.c.key)
+            .where(
+                outbox.c.status == QUEUED,
+                outbox.c.channel.in_(list(channels)),
+                outbox.c.next_attempt_at <= now,
+            )
             .order_by(outbox.c.next_attempt_at)
             .limit(limit)
         )
-        if self.conn.dialect.name != "sqlite":
-            query = query.with_for_update(skip_locked=True)
-        keys = list(self.conn.execute(query).scalars())
+        keys: list[str] = []
+        for query in (expired, queued):
+            if len(keys) < limit:
+                query = query.limit(limit - len(keys))
+                if self.conn.dialect.name != "sqlite":
+                    query = query.with_for_update(skip_locked=True)
+                keys += self.conn.execute(query).scalars()
         if not keys:
             return []
         self.conn.execute(
@@ -91,20 +103,21 @@ class OutboxRepo:
         return [dict(r._mapping) for r in rows]
 
     def next_attempt(self, channels: Sequence[str]) -> float | None:
-        value = self.conn.execute(
-            select(
-                func.min(
-                    case(
-                        (outbox.c.status == QUEUED, outbox.c.next_attempt_at),
-                        else_=outbox.c.lease_until,
-                    )
+        """When the next message becomes claimable (a retry, or a lease running out)."""
+        times = [
+            self.conn.execute(
+                select(func.min(outbox.c.next_attempt_at)).where(
+                    outbox.c.status == QUEUED, outbox.c.channel.in_(list(channels))
                 )
-            ).where(
-                outbox.c.channel.in_(list(channels)),
-                outbox.c.status.in_([QUEUED, SENDING]),
-            )
-        ).scalar()
-        return float(value) if value is not None else None
+            ).scalar(),
+            self.conn.execute(
+                select(func.min(outbox.c.lease_until)).where(
+                    outbox.c.status == SENDING, outbox.c.channel.in_(list(channels))
+                )
+            ).scalar(),
+        ]
+        known = [float(t) for t in times if t is not None]
+        return min(known) if known else None
 
     def still_leased(self, leases: dict[str, float]) -> set[str]:
         """Keys still leased under the given lease (not taken over by another deliverer)."""

@@ -145,6 +145,13 @@ outbox = Table(
         sqlite_where=text("status = 'queued'"),
         postgresql_where=text("status = 'queued'"),
     ),
+    Index(
+        "ix_outbox_leased",
+        "channel",
+        "lease_until",
+        sqlite_where=text("status = 'sending'"),
+        postgresql_where=text("status = 'sending'"),
+    ),
     Index("ix_outbox_task", "task_id"),
 )
 

@@ -75,6 +75,13 @@ def upgrade() -> None:
             sqlite_where=sa.text("status = 'queued'"),
             postgresql_where=sa.text("status = 'queued'"),
         )
+        batch_op.create_index(
+            "ix_outbox_leased",
+            ["channel", "lease_until"],
+            unique=False,
+            sqlite_where=sa.text("status = 'sending'"),
+            postgresql_where=sa.text("status = 'sending'"),
+        )
         batch_op.create_index("ix_outbox_task", ["task_id"], unique=False)
 
     op.create_table(
@@ -234,6 +241,7 @@ def downgrade() -> None:
     op.drop_table("promo_codes")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_task")
+        batch_op.drop_index("ix_outbox_leased", sqlite_where=sa.text("status = 'sending'"))
         batch_op.drop_index(
             "ix_outbox_queued",
             sqlite_where=sa.text("status = 'queued'"),
