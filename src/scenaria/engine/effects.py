@@ -15,6 +15,9 @@ from scenaria.engine.ports import CounterKey, UnitOfWork
 from scenaria.model.nodes.base import ProfileView
 from scenaria.model.task import EndReason, Task, TaskState
 
+PROMO_PREFETCH = 200
+"""Free promo codes read at once; the unused rest stays free."""
+
 SCENARIO = ""
 """Node id under which scenario-wide task counters are kept."""
 
@@ -35,6 +38,9 @@ class Effects:
         self.profiles: dict[int, ProfileView] = {}
         self.tasks: dict[int, Task] = {}
         self.taken_out: list[int] = []
+        self._free_codes: dict[str, list[tuple[int, str]]] = {}
+        self._codes_given: list[dict[str, Any]] = []
+        self._last_code: dict[str, int] = {}
         """Removed tasks, whose messages still queued must not go out any more."""
         self.transitions = 0
         """Nodes left by tasks in this batch: the benchmark's unit of work."""
@@ -83,12 +89,38 @@ class Effects:
         if state is TaskState.REMOVED and task.id:
             self.taken_out.append(task.id)
 
+    def take_promo_code(self, uow: UnitOfWork, pool: str, task: Task) -> str | None:
+        """The next free code of the pool for ``task``; codes are fetched a batch at a
+        time and handed out in order, written with the rest of the batch."""
+        free = self._free_codes.setdefault(pool, [])
+        if not free:
+            # Codes handed out in this batch are not written yet: read past them.
+            after = self._last_code.get(pool, 0)
+            free.extend(reversed(uow.promo.free(pool, PROMO_PREFETCH, after)))
+        if not free:
+            return None
+        code_id, code = free.pop()
+        self._last_code[pool] = code_id
+        self._codes_given.append(
+            {
+                "_id": code_id,
+                "task_id": task.id,
+                "profile_id": task.profile_id,
+                "taken_at": self.now,
+            }
+        )
+        return code
+
     def flush(self, uow: UnitOfWork) -> None:
         uow.tasks.update_many(self.tasks.values())
         uow.visits.insert_many(self.visits)
         uow.outbox.insert_many(self.outbox)
         uow.profiles.update_fields((p for p in self.profiles.values() if p.changed), self.now)
         uow.counters.add(self.counters)
+        uow.promo.assign_many(self._codes_given)
+        self._codes_given = []
+        self._free_codes.clear()
+        self._last_code.clear()
         uow.outbox.cancel_for_tasks(self.taken_out, "the profile was taken out of the scenario")
         self.taken_out = []
         self.tasks.clear()

@@ -61,7 +61,8 @@ class ProfileStore(Protocol):
 
 
 class PromoStore(Protocol):
-    def take(self, pool: str, task_id: int, profile_id: int, now: float) -> str | None: ...
+    def free(self, pool: str, limit: int, after: int = 0) -> list[tuple[int, str]]: ...
+    def assign_many(self, rows: list[dict[str, Any]]) -> None: ...
 
 
 class ScenarioStore(Protocol):

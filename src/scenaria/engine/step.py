@@ -83,7 +83,7 @@ class TaskContext:
         self._fx.profiles[self.profile.id] = self.profile
 
     def take_promo_code(self, pool: str) -> str | None:
-        return self._uow.promo.take(pool, self._task.id, self._task.profile_id, self._fx.now)
+        return self._fx.take_promo_code(self._uow, pool, self._task)
 
     def message_events(self, node_id: str) -> frozenset[str]:
         return self._uow.events.types_for(self._task.id, node_id)

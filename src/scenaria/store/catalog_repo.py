@@ -12,7 +12,7 @@ from scenaria.errors import NotFound
 from scenaria.model.nodes.base import ProfileView
 from scenaria.model.profiles import FieldType, ProfileDatabase
 from scenaria.model.scenario import Scenario, ScenarioStatus
-from scenaria.store.dialect import lock_rows
+from scenaria.store.dialect import execute_many, lock_rows
 from scenaria.store.schema import databases, profiles, promo_codes, scenarios
 
 
@@ -201,29 +201,26 @@ class ScenarioRepo:
         return list(self.conn.execute(select(scenarios.c.id).order_by(scenarios.c.id)).scalars())
 
 
-def _take(locking: bool) -> Any:
-    free = (
-        select(promo_codes.c.id)
-        .where(promo_codes.c.pool == bindparam("b_pool"), promo_codes.c.task_id.is_(None))
-        .order_by(promo_codes.c.id)
-        .limit(1)
+_FREE = (
+    select(promo_codes.c.id, promo_codes.c.code)
+    .where(
+        promo_codes.c.pool == bindparam("b_pool"),
+        promo_codes.c.task_id.is_(None),
+        promo_codes.c.id > bindparam("b_after"),
     )
-    if locking:
-        free = free.with_for_update(skip_locked=True)
-    return (
-        update(promo_codes)
-        .where(promo_codes.c.id == free.scalar_subquery())
-        .values(
-            task_id=bindparam("b_task"),
-            profile_id=bindparam("b_profile"),
-            taken_at=bindparam("b_now"),
-        )
-        .returning(promo_codes.c.code)
+    .order_by(promo_codes.c.id)
+    .limit(bindparam("b_limit"))
+)
+_FREE_LOCKING = _FREE.with_for_update(skip_locked=True)
+_ASSIGN = (
+    update(promo_codes)
+    .where(promo_codes.c.id == bindparam("_id"), promo_codes.c.task_id.is_(None))
+    .values(
+        task_id=bindparam("task_id"),
+        profile_id=bindparam("profile_id"),
+        taken_at=bindparam("taken_at"),
     )
-
-
-_TAKE_SQLITE = _take(locking=False)
-_TAKE_LOCKING = _take(locking=True)
+)
 _VIEWS = select(profiles.c.id, profiles.c.fields, profiles.c.subscriptions).where(
     profiles.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -240,12 +237,16 @@ class PromoRepo:
     def pools(self) -> frozenset[str]:
         return frozenset(self.conn.execute(select(promo_codes.c.pool).distinct()).scalars())
 
-    def take(self, pool: str, task_id: int, profile_id: int, now: float) -> str | None:
-        """Give the oldest free code of the pool to the task, atomically."""
-        statement = _TAKE_SQLITE if self.conn.dialect.name == "sqlite" else _TAKE_LOCKING
-        params = {"b_pool": pool, "b_task": task_id, "b_profile": profile_id, "b_now": now}
-        code: str | None = self.conn.execute(statement, params).scalar()
-        return code
+    def free(self, pool: str, limit: int, after: int = 0) -> list[tuple[int, str]]:
+        """The oldest free codes of the pool with an id above ``after``, as (id, code),
+        locked against other workers until commit."""
+        statement = _FREE if self.conn.dialect.name == "sqlite" else _FREE_LOCKING
+        rows = self.conn.execute(statement, {"b_pool": pool, "b_limit": limit, "b_after": after})
+        return [(r.id, r.code) for r in rows]
+
+    def assign_many(self, rows: list[dict[str, Any]]) -> None:
+        """Give codes to tasks: rows of ``_id``, ``task_id``, ``profile_id``, ``taken_at``."""
+        execute_many(self.conn, _ASSIGN, rows)
 
     def given(self, pool: str | None = None) -> list[tuple[str, int]]:
         """(code, task id) of every code handed out."""
