@@ -43,7 +43,10 @@ def schema_sql(store: Store) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kind, name, sql in rows:
         if kind == "table":
-            lines = [line.strip().rstrip(",") for line in sql.splitlines()]
+            # A table rebuilt by a batch migration is stored as CREATE TABLE "name".
+            lines = [
+                line.strip().rstrip(",") for line in sql.replace(f'"{name}"', name).splitlines()
+            ]
             out[name] = sorted(line for line in lines if line)
         else:
             out[name] = sql

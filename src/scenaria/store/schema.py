@@ -65,7 +65,7 @@ scenarios = Table(
     Column("id", Id, primary_key=True),
     Column("database_id", Id, ForeignKey("databases.id"), nullable=False),
     Column("name", String(200), nullable=False),
-    Column("description", Text, nullable=False, server_default=""),
+    Column("description", Text, nullable=False),
     Column("tags", JSON, nullable=False),
     Column("groups", JSON, nullable=False),
     Column("reentry", String(32), nullable=False),
@@ -73,6 +73,7 @@ scenarios = Table(
     Column("graph", JSON, nullable=False),
     Column("version", Integer, nullable=False),
     Column("valid", Boolean, nullable=False),
+    Column("attributes", JSON),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -199,4 +200,69 @@ stat_counters = Table(
     Column("metric", String(16), primary_key=True),
     Column("shard", Integer, primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("groups", JSON, nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    # SHA-256 of the token: a stolen database does not hand out working tokens.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("user_id", Id),
+    Column("user_name", String(200), nullable=False),
+    Column("scenario_id", Id),
+    Column("action", String(64), nullable=False),
+    Column("details", JSON),
+    Index("ix_audit_log_scenario", "scenario_id", "at"),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("database_id", Id, ForeignKey("databases.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("rules", JSON),
+    Column("groups", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+segment_members = Table(
+    "segment_members",
+    metadata,
+    Column("segment_id", Id, primary_key=True),
+    Column("profile_id", Id, primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+scenario_attributes = Table(
+    "scenario_attributes",
+    metadata,
+    # Account-defined custom attributes; a required one must be set on every scenario.
+    Column("name", String(64), primary_key=True),
+    Column("required", Boolean, nullable=False),
+    Column("choices", JSON),
 )

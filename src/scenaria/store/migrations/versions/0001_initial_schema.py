@@ -196,7 +196,7 @@ def upgrade() -> None:
             "database_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("description", sa.Text(), server_default="", nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("groups", sa.JSON(), nullable=False),
         sa.Column("reentry", sa.String(length=32), nullable=False),
