@@ -179,6 +179,73 @@ def export(
         sys.stdout.write(scenaria.scenarios.export(scenario_id, fmt))
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    allow_host: Annotated[
+        list[str] | None, typer.Option("--allow-host", help="A host API requests may call.")
+    ] = None,
+    worker: Annotated[bool, typer.Option(help="Run the engine in this process too.")] = True,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and run the engine alongside."""
+    import uvicorn
+
+    from scenaria.api.app import create_app
+
+    store = Store(database)
+    store.migrate()
+    scenaria = App(
+        Config(database_url=database, allowed_hosts=frozenset(allow_host or ())), store=store
+    )
+    with scenaria:
+        uvicorn.run(create_app(scenaria, run_worker=worker), host=host, port=port, log_level="info")
+
+
+token_app = typer.Typer(help="API users and tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option(help="The user the token belongs to.")],
+    group: Annotated[
+        list[str] | None, typer.Option("--group", help="A group of a new user (repeatable).")
+    ] = None,
+    admin: Annotated[bool, typer.Option(help="A new user is an admin (sees all).")] = False,
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "api",
+    database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+) -> None:
+    """Create a token (and its user if new); the token is printed once, stored hashed."""
+    from scenaria.errors import NotFound
+
+    store = Store(database)
+    store.migrate()
+    with App(Config(database_url=database), store=store) as scenaria:
+        try:
+            with scenaria.store.read() as tx:
+                tx.access.user_by_name(user)
+        except NotFound:
+            scenaria.access.create_user(user, group or [], is_admin=admin)
+        issued = scenaria.access.issue_token(user, name)
+    console.print(f"token {issued.id} for {issued.user.name}:")
+    print(issued.token)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: int,
+    database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+) -> None:
+    """Revoke a token; it stops working at once."""
+    with App(Config(database_url=database)) as scenaria:
+        if not scenaria.access.revoke(token_id):
+            errors.print(f"[red]token {token_id} does not exist or is already revoked[/red]")
+            raise typer.Exit(1)
+    console.print(f"token {token_id} revoked")
+
+
 @db_app.command("upgrade")
 def upgrade(database: Annotated[str | None, typer.Option(help="Database URL.")] = None) -> None:
     """Create or migrate the database schema to the latest version."""

@@ -8,6 +8,7 @@ from scenaria.channels.api_request import ApiRequestChannel
 from scenaria.clock import Clock, FakeClock, SystemClock
 from scenaria.engine.delivery import Channel, Deliverer
 from scenaria.engine.scheduler import GraphCache, Scheduler
+from scenaria.services.access import AccessService
 from scenaria.services.profiles import ProfileService
 from scenaria.services.scenarios import ScenarioService
 from scenaria.services.stats import StatsService
@@ -40,6 +41,7 @@ class App:
         self.scenarios = ScenarioService(self.store, self.clock, self.config.allowed_hosts)
         self.profiles = ProfileService(self.store, self.clock, GraphCache())
         self.stats = StatsService(self.store, self.clock)
+        self.access = AccessService(self.store, self.clock)
         self.scheduler = Scheduler(self.store, self.clock, self.config.batch_size, graphs)
         if channels is None:
             channels = {"api_request": ApiRequestChannel(self.config.allowed_hosts)}

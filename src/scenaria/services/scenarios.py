@@ -12,12 +12,14 @@ from scenaria.engine.capture import CaptureResult, capture
 from scenaria.engine.effects import Effects
 from scenaria.errors import Conflict, InvalidInput, NotFound, ScenarioInvalid
 from scenaria.model import scenario_file
+from scenaria.model.access import SYSTEM, User
 from scenaria.model.graph import compile_scenario
 from scenaria.model.nodes.base import ValidationContext
 from scenaria.model.problems import Problem
 from scenaria.model.scenario import DEFAULT_CAPTURE_ID, Scenario, ScenarioStatus
 from scenaria.model.task import EndReason
 from scenaria.model.validation import validate
+from scenaria.services.access import audit
 from scenaria.store.database import Store
 from scenaria.store.repositories import Tx
 
@@ -47,7 +49,7 @@ class ScenarioService:
         with self.store.read() as tx:
             return validate(scenario, self._context(tx, scenario.database_id))
 
-    def save(self, scenario: Scenario) -> Saved:
+    def save(self, scenario: Scenario, actor: User = SYSTEM) -> Saved:
         """Create or update; problems are reported, and those that forbid saving raise."""
         now = self.clock.now()
         with self.store.transaction() as tx:
@@ -60,6 +62,7 @@ class ScenarioService:
             if scenario.id is None:
                 saved = scenario.model_copy(update={"status": ScenarioStatus.DRAFT, "version": 1})
                 saved.id = tx.scenarios.add(saved, not problems, now)
+                audit(tx, now, actor, saved.id, "create", version=1, problems=len(problems))
                 return Saved(saved, problems)
             current = tx.scenarios.get(scenario.id, lock=True)
             if current.status is ScenarioStatus.TRASHED:
@@ -83,6 +86,7 @@ class ScenarioService:
                 if node.id not in kept:
                     # Deleting a node takes the tasks in it out of the scenario.
                     control.end_live_tasks(tx, saved.id or 0, EndReason.NODE_DELETED, now, node.id)
+            audit(tx, now, actor, saved.id, "save", version=saved.version, problems=len(problems))
             return Saved(saved, problems)
 
     def get(self, scenario_id: int) -> Scenario:
@@ -93,7 +97,7 @@ class ScenarioService:
         with self.store.read() as tx:
             return [tx.scenarios.get(i) for i in tx.scenarios.list_ids()]
 
-    def activate(self, scenario_id: int) -> int:
+    def activate(self, scenario_id: int, actor: User = SYSTEM) -> int:
         """Start capturing; frozen tasks wake where they stopped. Returns how many woke."""
         now = self.clock.now()
         with self.store.transaction() as tx:
@@ -109,9 +113,11 @@ class ScenarioService:
                     "The scenario cannot be activated: " + "; ".join(str(p) for p in problems),
                 )
             tx.scenarios.set_status(scenario_id, ScenarioStatus.ACTIVE, now)
-            return control.wake(tx, scenario_id)
+            woken = control.wake(tx, scenario_id)
+            audit(tx, now, actor, scenario_id, "activate", woken=woken)
+            return woken
 
-    def stop(self, scenario_id: int, keep_profiles: bool = False) -> int:
+    def stop(self, scenario_id: int, keep_profiles: bool = False, actor: User = SYSTEM) -> int:
         """Stop capturing; freeze the tasks inside or end them all. Returns how many."""
         now = self.clock.now()
         with self.store.transaction() as tx:
@@ -119,7 +125,9 @@ class ScenarioService:
             if scenario.status is not ScenarioStatus.ACTIVE:
                 raise Conflict("the scenario is not active")
             tx.scenarios.set_status(scenario_id, ScenarioStatus.INACTIVE, now)
-            return control.stop(tx, scenario_id, keep_profiles, now)
+            count = control.stop(tx, scenario_id, keep_profiles, now)
+            audit(tx, now, actor, scenario_id, "stop", keep_profiles=keep_profiles, tasks=count)
+            return count
 
     def engage(
         self, scenario_id: int, profile_id: int, api_content: dict[str, Any] | None = None
@@ -147,23 +155,30 @@ class ScenarioService:
             fx.flush(tx)
             return results
 
-    def remove_task(self, task_id: int) -> None:
+    def remove_task(self, task_id: int, actor: User = SYSTEM) -> None:
+        now = self.clock.now()
         with self.store.transaction() as tx:
-            control.remove_task(tx, task_id, self.clock.now())
+            scenario_id = tx.tasks.get(task_id).scenario_id
+            control.remove_task(tx, task_id, now)
+            audit(tx, now, actor, scenario_id, "remove_task", task_id=task_id)
 
-    def remove_node_tasks(self, scenario_id: int, node_id: str) -> int:
+    def remove_node_tasks(self, scenario_id: int, node_id: str, actor: User = SYSTEM) -> int:
+        now = self.clock.now()
         with self.store.transaction() as tx:
             if tx.scenarios.get(scenario_id).node(node_id) is None:
                 raise NotFound(f"scenario {scenario_id} has no node '{node_id}'")
-            return control.end_live_tasks(
-                tx, scenario_id, EndReason.REMOVED, self.clock.now(), node_id
-            )
+            count = control.end_live_tasks(tx, scenario_id, EndReason.REMOVED, now, node_id)
+            audit(tx, now, actor, scenario_id, "remove_node_tasks", node_id=node_id, tasks=count)
+            return count
 
-    def clear_all(self, scenario_id: int) -> int:
+    def clear_all(self, scenario_id: int, actor: User = SYSTEM) -> int:
         """'Clear all profiles': take every profile currently inside out of the scenario."""
+        now = self.clock.now()
         with self.store.transaction() as tx:
             tx.scenarios.get(scenario_id)
-            return control.end_live_tasks(tx, scenario_id, EndReason.CLEARED, self.clock.now())
+            count = control.end_live_tasks(tx, scenario_id, EndReason.CLEARED, now)
+            audit(tx, now, actor, scenario_id, "clear_all", tasks=count)
+            return count
 
     def import_file(self, path: Path, database_id: int) -> Saved:
         return self.save(scenario_file.load(path, database_id))

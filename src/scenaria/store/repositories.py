@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
+from scenaria.store.access_repo import AccessRepo, AuditRepo
 from scenaria.store.catalog_repo import DatabaseRepo, ProfileRepo, PromoRepo, ScenarioRepo
 from scenaria.store.outbox_repo import EventRepo, OutboxRepo
 from scenaria.store.stats_repo import CounterRepo
@@ -24,3 +25,5 @@ class Tx:
         self.outbox = OutboxRepo(conn)
         self.events = EventRepo(conn)
         self.counters = CounterRepo(conn)
+        self.access = AccessRepo(conn)
+        self.audit = AuditRepo(conn)

@@ -97,7 +97,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("attributes", sa.JSON(), nullable=True))
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("scenarios", schema=None) as batch_op:
         batch_op.drop_column("attributes")

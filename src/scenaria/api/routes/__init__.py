@@ -1,0 +1,1 @@
+"""One router per area; each is a thin layer over its service."""
