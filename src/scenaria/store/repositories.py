@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection
 
 from scenaria.store.access_repo import AccessRepo, AuditRepo
-from scenaria.store.catalog_repo import DatabaseRepo, ProfileRepo, PromoRepo, ScenarioRepo
+from scenaria.store.catalog_repo import DatabaseRepo, ProfileRepo, PromoRepo
 from scenaria.store.outbox_repo import EventRepo, OutboxRepo
+from scenaria.store.scenarios_repo import ScenarioRepo
 from scenaria.store.stats_repo import CounterRepo
 from scenaria.store.tasks_repo import TaskRepo, VisitRepo
 
