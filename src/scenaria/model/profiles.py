@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from enum import StrEnum
@@ -21,6 +22,8 @@ class FieldType(StrEnum):
 
 
 NUMERIC_TYPES = frozenset({FieldType.INT, FieldType.FLOAT})
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+"""An int field holds a 64-bit integer, what both databases and JSON columns store."""
 
 
 class Channel(StrEnum):
@@ -94,11 +97,17 @@ def coerce(value: Any, kind: FieldType, field: str = "value") -> Any:
         if kind is FieldType.INT:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
-            return int(value)
+            number = int(value)
+            if not INT_MIN <= number <= INT_MAX:
+                raise ValueError
+            return number
         if kind is FieldType.FLOAT:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            real = float(value)
+            if not math.isfinite(real):
+                raise ValueError
+            return real
         if kind is FieldType.BOOL:
             if isinstance(value, bool):
                 return value
@@ -111,7 +120,7 @@ def coerce(value: Any, kind: FieldType, field: str = "value") -> Any:
             if isinstance(value, date):
                 return value.isoformat()
             return date.fromisoformat(str(value)).isoformat()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     raise InvalidInput(f"{field}: {value!r} is not a valid {kind.value}")
 

@@ -11,6 +11,7 @@ from scenaria.engine.scheduler import GraphCache, Scheduler
 from scenaria.services.access import AccessService
 from scenaria.services.profiles import ProfileService
 from scenaria.services.scenarios import ScenarioService
+from scenaria.services.segments import SegmentService
 from scenaria.services.stats import StatsService
 from scenaria.store.database import Store
 
@@ -42,6 +43,7 @@ class App:
         self.profiles = ProfileService(self.store, self.clock, GraphCache())
         self.stats = StatsService(self.store, self.clock)
         self.access = AccessService(self.store, self.clock)
+        self.segments = SegmentService(self.store, self.clock, self.scenarios)
         self.scheduler = Scheduler(self.store, self.clock, self.config.batch_size, graphs)
         if channels is None:
             channels = {"api_request": ApiRequestChannel(self.config.allowed_hosts)}

@@ -1,28 +1,41 @@
-"""Profile use cases: databases, imports that fire triggers, subscriptions, events."""
+"""Profile use cases: databases, imports that fire triggers, subscriptions, events, the card."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from scenaria.clock import Clock
 from scenaria.engine.capture import capture
 from scenaria.engine.effects import Effects
 from scenaria.engine.scheduler import GraphCache
-from scenaria.errors import InvalidInput
+from scenaria.errors import InvalidInput, NotFound
+from scenaria.model.access import SYSTEM, User
 from scenaria.model.profiles import (
+    BUILTIN_FIELDS,
     Channel,
     FieldType,
     ImportSource,
     ProfileDatabase,
     SubscriptionStatus,
-    coerce_fields,
 )
+from scenaria.services import events as event_rules
+from scenaria.services.events import EventInput, EventsResult
+from scenaria.services.matching import lookup_key, prepare_row
 from scenaria.store.database import Store
 from scenaria.store.repositories import Tx
+
+if TYPE_CHECKING:
+    from scenaria.services.csv_import import CsvImportReport
+
+MAX_BATCH = 1000
+"""Profiles (or events) one request may carry; a CSV file is imported in batches of it."""
+MATCH_FIELD_TYPES = frozenset({FieldType.STRING, FieldType.INT, FieldType.DATE})
+"""Types a match field may have: values that compare exactly once written as text."""
+MAX_FIELDS = 200
 
 
 class ProfileImport(BaseModel):
@@ -37,8 +50,19 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     profile_ids: list[int] = field(default_factory=list)
+    """The created profiles' ids, then the updated ones'."""
     captured: int = 0
     """Tasks started by triggers this import fired."""
+    row_ids: list[int] = field(default_factory=list)
+    """The profile id of each imported row, in the order of the rows."""
+    created_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class MessageEvent:
+    profile_id: int
+    type: str
+    at: float
 
 
 class ProfileService:
@@ -47,76 +71,109 @@ class ProfileService:
         self.clock = clock
         self.graphs = graphs or GraphCache()
 
+    # ---------------------------------------------------------------- databases
+
     def create_database(
         self, name: str, fields: dict[str, FieldType] | None = None, match_field: str = "email"
     ) -> ProfileDatabase:
-        database = ProfileDatabase(name=name, fields=fields or {}, match_field=match_field)
-        if match_field not in database.all_fields():
+        try:
+            database = ProfileDatabase(name=name, fields=fields or {}, match_field=match_field)
+        except ValidationError as exc:
+            reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise InvalidInput(f"invalid profile database: {reasons}") from None
+        if len(database.fields) > MAX_FIELDS:
+            raise InvalidInput(f"a profile database has at most {MAX_FIELDS} fields")
+        for builtin, builtin_kind in BUILTIN_FIELDS.items():
+            if database.fields.get(builtin, builtin_kind) is not builtin_kind:
+                raise InvalidInput(f"'{builtin}' is a built-in {builtin_kind.value} field")
+        kind = database.all_fields().get(match_field)
+        if kind is None:
             raise InvalidInput(f"match field '{match_field}' is not a field of the database")
+        if kind not in MATCH_FIELD_TYPES:
+            raise InvalidInput(
+                f"match field '{match_field}' is a {kind.value} field; "
+                "match on a string, int or date field"
+            )
         with self.store.transaction() as tx:
             return tx.databases.add(database)
+
+    def get_database(self, database_id: int) -> ProfileDatabase:
+        with self.store.read() as tx:
+            return tx.databases.get(database_id)
+
+    def list_databases(self) -> list[ProfileDatabase]:
+        with self.store.read() as tx:
+            return tx.databases.list()
+
+    def count_profiles(self, database_id: int) -> int:
+        with self.store.read() as tx:
+            tx.databases.get(database_id)
+            return tx.profiles.count(database_id)
+
+    # ------------------------------------------------------------------ imports
 
     def import_profiles(
         self, database_id: int, rows: Sequence[ProfileImport], source: ImportSource
     ) -> ImportResult:
         """Create or update profiles (matched on the database's match field) in one
-        transaction, and capture them into every active scenario whose trigger fires."""
+        transaction, and capture them into every active scenario whose trigger fires.
+
+        A row that cannot be imported refuses the whole batch, naming the row.
+        """
         now = self.clock.now()
         with self.store.transaction() as tx:
             database = tx.databases.get(database_id)
             schema = database.all_fields()
-            merged: dict[str, ProfileImport] = {}
+            row_keys: list[str] = []
+            merged: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
             for i, row in enumerate(rows):
-                fields = coerce_fields(schema, row.fields)
-                key = fields.get(database.match_field)
-                if key in (None, ""):
-                    raise InvalidInput(
-                        f"profile #{i + 1}: the match field '{database.match_field}' is required"
-                    )
-                key = str(key).strip().lower() if database.match_field == "email" else str(key)
+                fields, key = prepare_row(database, schema, row.fields, i + 1)
+                statuses = {c.value: s.value for c, s in row.subscriptions.items()}
                 previous = merged.get(key)
                 if previous is not None:  # the same profile twice in one batch: last wins
-                    fields = {**previous.fields, **fields}
-                    subs = {**previous.subscriptions, **row.subscriptions}
-                else:
-                    subs = dict(row.subscriptions)
-                merged[key] = ProfileImport(fields=fields, subscriptions=subs)
+                    fields = {**previous[0], **fields}
+                    statuses = {**previous[1], **statuses}
+                merged[key] = (fields, statuses)
+                row_keys.append(key)
             existing = tx.profiles.by_keys(database_id, list(merged))
             new_rows: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
-            updated_ids: list[int] = []
-            for key, row in merged.items():
-                statuses = {c.value: s.value for c, s in row.subscriptions.items()}
+            ids: dict[str, int] = {}
+            for key, (fields, statuses) in merged.items():
                 if key in existing:
                     profile_id, old_fields, old_subs = existing[key]
                     updates.append(
                         {
                             "_id": profile_id,
-                            "fields": {**old_fields, **row.fields},
+                            "fields": {**old_fields, **fields},
                             "subscriptions": {**old_subs, **statuses},
                             "updated_at": now,
                         }
                     )
-                    updated_ids.append(profile_id)
+                    ids[key] = profile_id
                 else:
                     new_rows.append(
                         {
                             "database_id": database_id,
                             "match_key": key,
-                            "fields": row.fields,
+                            "fields": fields,
                             "subscriptions": statuses,
                             "created_at": now,
                             "updated_at": now,
                         }
                     )
             created_ids = tx.profiles.insert_many(new_rows)
+            ids.update(zip((r["match_key"] for r in new_rows), created_ids, strict=True))
             tx.profiles.update_many(updates)
+            updated_ids = [u["_id"] for u in updates]
             captured = self._fire_triggers(tx, database_id, source, created_ids, updated_ids, now)
             return ImportResult(
                 created=len(created_ids),
                 updated=len(updated_ids),
                 profile_ids=created_ids + updated_ids,
                 captured=captured,
+                row_ids=[ids[k] for k in row_keys],
+                created_ids=frozenset(created_ids),
             )
 
     def _fire_triggers(
@@ -144,6 +201,48 @@ class ProfileService:
         fx.flush(tx)
         return captured
 
+    def import_csv(
+        self, database_id: int, data: IO[bytes], delimiter: str = ","
+    ) -> CsvImportReport:
+        """Import a CSV file in batches; see :func:`scenaria.services.csv_import.import_csv`."""
+        from scenaria.services.csv_import import import_csv  # it builds on this module
+
+        return import_csv(self, database_id, data, delimiter)
+
+    # ------------------------------------------------------------------ lookups
+
+    def get_profile(self, database_id: int, profile_id: int) -> dict[str, Any]:
+        """One profile of the database (NotFound if it belongs to another one)."""
+        with self.store.read() as tx:
+            tx.databases.get(database_id)
+            return self._profile_in(tx, database_id, profile_id)
+
+    def find_profile(self, database_id: int, key: str) -> dict[str, Any]:
+        """The profile whose match field has this value."""
+        with self.store.read() as tx:
+            database = tx.databases.get(database_id)
+            profile = tx.profiles.by_key(database_id, lookup_key(database, key))
+            if profile is None:
+                raise NotFound(
+                    f"no profile of database {database_id} has {database.match_field} {key!r}"
+                )
+            return profile
+
+    @staticmethod
+    def _profile_in(tx: Tx, database_id: int, profile_id: int) -> dict[str, Any]:
+        profile = tx.profiles.get(profile_id)
+        if profile["database_id"] != database_id:
+            raise NotFound(f"profile {profile_id} is not in profile database {database_id}")
+        return profile
+
+    # ------------------------------------------------------------------- events
+
+    def record_events(self, database_id: int, events: Sequence[EventInput]) -> EventsResult:
+        """Custom events and subscription changes, all in one transaction."""
+        with self.store.transaction() as tx:
+            database = tx.databases.get(database_id)
+            return event_rules.record(tx, database, events, self.clock.now())
+
     def set_subscription(
         self, profile_id: int, channel: Channel, status: SubscriptionStatus
     ) -> None:
@@ -152,20 +251,11 @@ class ProfileService:
         with self.store.transaction() as tx:
             profile = tx.profiles.get(profile_id)
             subs = {**profile["subscriptions"], channel.value: status.value}
-            tx.profiles.update_many(
-                [
-                    {
-                        "_id": profile_id,
-                        "fields": profile["fields"],
-                        "subscriptions": subs,
-                        "updated_at": now,
-                    }
-                ]
-            )
+            tx.profiles.update_subscriptions([{"_id": profile_id, "subscriptions": subs}], now)
             event = {
-                SubscriptionStatus.SUBSCRIBED: "subscription_confirmed",
-                SubscriptionStatus.UNSUBSCRIBED: "unsubscribed",
-                SubscriptionStatus.UNCONFIRMED: "subscription_pending",
+                SubscriptionStatus.SUBSCRIBED: event_rules.CONFIRMED,
+                SubscriptionStatus.UNSUBSCRIBED: event_rules.UNSUBSCRIBED,
+                SubscriptionStatus.UNCONFIRMED: event_rules.PENDING,
             }[status]
             tx.events.add(profile_id, event, now, data={"channel": channel.value})
 
@@ -174,30 +264,57 @@ class ProfileService:
 
     def record_message_event(
         self, outbox_key: str, event: str, data: dict[str, Any] | None = None
-    ) -> None:
+    ) -> MessageEvent:
         """Record what a recipient did with a message (opened, clicked …)."""
+        now = self.clock.now()
         with self.store.transaction() as tx:
             message = tx.outbox.get(outbox_key)
             tx.events.add(
                 message["profile_id"],
                 event,
-                self.clock.now(),
+                now,
                 task_id=message["task_id"],
                 node_id=message["node_id"],
                 outbox_key=outbox_key,
                 data=data,
             )
+            return MessageEvent(message["profile_id"], event, now)
 
-    def card(self, profile_id: int) -> dict[str, Any]:
-        """The profile card: fields, subscriptions, events, and each scenario task's path."""
+    # --------------------------------------------------------------------- card
+
+    def card(
+        self,
+        profile_id: int,
+        database_id: int | None = None,
+        viewer: User = SYSTEM,
+        events_limit: int = 100,
+    ) -> dict[str, Any]:
+        """The profile card: fields, subscriptions, latest events, and each scenario
+        task's path (only tasks of scenarios ``viewer`` may see)."""
         with self.store.read() as tx:
-            profile = tx.profiles.get(profile_id)
+            if database_id is None:
+                profile = tx.profiles.get(profile_id)
+            else:
+                tx.databases.get(database_id)
+                profile = self._profile_in(tx, database_id, profile_id)
+            scenarios: dict[int, tuple[str, bool] | None] = {}
             tasks = []
             for task in tx.tasks.for_profile(profile_id):
+                if task.scenario_id not in scenarios:
+                    try:
+                        scenario = tx.scenarios.get(task.scenario_id)
+                        seen = (scenario.name, viewer.can_access(scenario.groups))
+                        scenarios[task.scenario_id] = seen
+                    except NotFound:
+                        scenarios[task.scenario_id] = None
+                known = scenarios[task.scenario_id]
+                if known is not None and not known[1]:
+                    continue
                 tasks.append(
                     {
                         "task_id": task.id,
                         "scenario_id": task.scenario_id,
+                        "scenario_name": known[0] if known else None,
                         "state": task.state.value,
                         "entered_at": task.entered_at,
                         "node_id": task.node_id,
@@ -208,7 +325,8 @@ class ProfileService:
                         "path": tx.visits.for_task(task.id),
                     }
                 )
-            return {**profile, "events": tx.events.for_profile(profile_id), "tasks": tasks}
+            events = tx.events.for_profile(profile_id, events_limit)
+            return {**profile, "events": events, "tasks": tasks}
 
     def add_promo_codes(self, pool: str, codes: Sequence[str]) -> None:
         with self.store.transaction() as tx:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
@@ -13,6 +13,15 @@ from scenaria.model.nodes.base import ProfileView
 from scenaria.model.profiles import FieldType, ProfileDatabase
 from scenaria.store.dialect import execute_many, lock_rows
 from scenaria.store.schema import databases, profiles, promo_codes
+
+
+def _database(row: Row[Any]) -> ProfileDatabase:
+    return ProfileDatabase(
+        id=row.id,
+        name=row.name,
+        fields={k: FieldType(v) for k, v in row.fields.items()},
+        match_field=row.match_field,
+    )
 
 
 class DatabaseRepo:
@@ -31,19 +40,13 @@ class DatabaseRepo:
         return db.model_copy(update={"id": result.inserted_primary_key[0]})
 
     def get(self, database_id: int) -> ProfileDatabase:
-        row = self.conn.execute(select(databases).where(databases.c.id == database_id)).first()
+        row = self.conn.execute(_DATABASE, {"database_id": database_id}).first()
         if row is None:
             raise NotFound(f"profile database {database_id} does not exist")
-        return ProfileDatabase(
-            id=row.id,
-            name=row.name,
-            fields={k: FieldType(v) for k, v in row.fields.items()},
-            match_field=row.match_field,
-        )
+        return _database(row)
 
     def list(self) -> list[ProfileDatabase]:
-        ids = self.conn.execute(select(databases.c.id).order_by(databases.c.id)).scalars()
-        return [self.get(i) for i in ids]
+        return [_database(r) for r in self.conn.execute(select(databases).order_by(databases.c.id))]
 
 
 class ProfileRepo:
@@ -55,11 +58,10 @@ class ProfileRepo:
     ) -> dict[str, tuple[int, dict[str, Any], dict[str, str]]]:
         """Existing profiles by match key: id, fields, subscriptions."""
         found: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
+        query = lock_rows(self.conn, _BY_KEYS)
         for chunk in _chunks(keys, 500):
-            query = select(
-                profiles.c.match_key, profiles.c.id, profiles.c.fields, profiles.c.subscriptions
-            ).where(profiles.c.database_id == database_id, profiles.c.match_key.in_(chunk))
-            for row in self.conn.execute(lock_rows(self.conn, query)):
+            rows = self.conn.execute(query, {"database_id": database_id, "keys": list(chunk)})
+            for row in rows:
                 found[row.match_key] = (row.id, row.fields, row.subscriptions)
         return found
 
@@ -67,10 +69,7 @@ class ProfileRepo:
         """Insert profiles (database_id, match_key, fields, subscriptions, times); return ids."""
         if not rows:
             return []
-        result = self.conn.execute(
-            insert(profiles).returning(profiles.c.id, sort_by_parameter_order=True), rows
-        )
-        return [r[0] for r in result]
+        return [r[0] for r in self.conn.execute(_INSERT_PROFILES, rows)]
 
     def update_many(self, rows: list[dict[str, Any]]) -> None:
         """Rows of ``_id``, ``fields``, ``subscriptions``, ``updated_at``."""
@@ -104,11 +103,38 @@ class ProfileRepo:
                 out[row.id] = ProfileView(row.id, row.fields, row.subscriptions)
         return out
 
+    def update_subscriptions(self, rows: list[dict[str, Any]], now: float) -> None:
+        """Rows of ``_id`` and the whole new ``subscriptions``; fields stay as they are."""
+        if rows:
+            self.conn.execute(
+                update(profiles)
+                .where(profiles.c.id == bindparam("_id"))
+                .values(subscriptions=bindparam("subscriptions"), updated_at=now),
+                rows,
+            )
+
     def get(self, profile_id: int) -> dict[str, Any]:
         row = self.conn.execute(select(profiles).where(profiles.c.id == profile_id)).first()
         if row is None:
             raise NotFound(f"profile {profile_id} does not exist")
         return dict(row._mapping)
+
+    def by_key(self, database_id: int, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            select(profiles).where(
+                profiles.c.database_id == database_id, profiles.c.match_key == key
+            )
+        ).first()
+        return None if row is None else dict(row._mapping)
+
+    def owners_and_subscriptions(self, ids: Sequence[int]) -> dict[int, tuple[int, dict[str, str]]]:
+        """Database id and subscriptions of each existing profile among ``ids``."""
+        out: dict[int, tuple[int, dict[str, str]]] = {}
+        query = lock_rows(self.conn, _OWNERS)
+        for chunk in _chunks(sorted(set(ids)), 900):
+            for row in self.conn.execute(query, {"ids": list(chunk)}):
+                out[row.id] = (row.database_id, row.subscriptions)
+        return out
 
     def count(self, database_id: int) -> int:
         return int(
@@ -138,7 +164,19 @@ _ASSIGN = (
         taken_at=bindparam("taken_at"),
     )
 )
+# Statements of the import path are built once: building one costs more than running it.
+_DATABASE = select(databases).where(databases.c.id == bindparam("database_id"))
+_BY_KEYS = select(
+    profiles.c.match_key, profiles.c.id, profiles.c.fields, profiles.c.subscriptions
+).where(
+    profiles.c.database_id == bindparam("database_id"),
+    profiles.c.match_key.in_(bindparam("keys", expanding=True)),
+)
+_INSERT_PROFILES = insert(profiles).returning(profiles.c.id, sort_by_parameter_order=True)
 _VIEWS = select(profiles.c.id, profiles.c.fields, profiles.c.subscriptions).where(
+    profiles.c.id.in_(bindparam("ids", expanding=True))
+)
+_OWNERS = select(profiles.c.id, profiles.c.database_id, profiles.c.subscriptions).where(
     profiles.c.id.in_(bindparam("ids", expanding=True))
 )
 

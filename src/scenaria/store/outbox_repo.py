@@ -213,6 +213,14 @@ class EventRepo:
             )
         )
 
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Rows of ``profile_id``, ``type``, ``at`` and ``data`` (events of no task)."""
+        if rows:
+            self.conn.execute(
+                insert(events),
+                [{"task_id": None, "node_id": None, "outbox_key": None, **r} for r in rows],
+            )
+
     def types_for(self, task_id: int, node_id: str) -> frozenset[str]:
         rows = self.conn.execute(_EVENT_TYPES, {"task_id": task_id, "node_id": node_id})
         return frozenset(rows.scalars())

@@ -8,6 +8,7 @@ from scenaria.store.access_repo import AccessRepo, AuditRepo
 from scenaria.store.catalog_repo import DatabaseRepo, ProfileRepo, PromoRepo
 from scenaria.store.outbox_repo import EventRepo, OutboxRepo
 from scenaria.store.scenarios_repo import ScenarioRepo
+from scenaria.store.segments_repo import SegmentRepo
 from scenaria.store.stats_repo import CounterRepo
 from scenaria.store.tasks_repo import TaskRepo, VisitRepo
 
@@ -28,3 +29,4 @@ class Tx:
         self.counters = CounterRepo(conn)
         self.access = AccessRepo(conn)
         self.audit = AuditRepo(conn)
+        self.segments = SegmentRepo(conn)

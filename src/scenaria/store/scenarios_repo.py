@@ -1,17 +1,35 @@
-"""Scenarios: the stored spec (graph as JSON), status and version."""
+"""Scenarios: the stored spec (graph as JSON), status and version; attribute definitions."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
-from scenaria.model.scenario import Scenario, ScenarioStatus
+from scenaria.model.scenario import (
+    AttributeDefinition,
+    ReentryMode,
+    Scenario,
+    ScenarioStatus,
+    ScenarioSummary,
+)
 from scenaria.store.dialect import lock_rows
-from scenaria.store.schema import scenarios
+from scenaria.store.schema import scenario_attributes, scenarios
+
+_SUMMARY = select(
+    scenarios.c.id,
+    scenarios.c.database_id,
+    scenarios.c.name,
+    scenarios.c.status,
+    scenarios.c.reentry,
+    scenarios.c.tags,
+    scenarios.c.groups,
+    scenarios.c.valid,
+    scenarios.c.updated_at,
+).order_by(scenarios.c.id)
 
 
 class ScenarioRepo:
@@ -27,6 +45,7 @@ class ScenarioRepo:
             "description": s.description,
             "tags": s.tags,
             "groups": s.groups,
+            "attributes": s.attributes or None,
             "reentry": s.reentry.value,
             "status": s.status.value,
             "graph": graph,
@@ -69,6 +88,7 @@ class ScenarioRepo:
                 "description": row.description,
                 "tags": row.tags,
                 "groups": row.groups,
+                "attributes": row.attributes or {},
                 "reentry": row.reentry,
                 "status": row.status,
                 "version": row.version,
@@ -94,3 +114,47 @@ class ScenarioRepo:
 
     def list_ids(self) -> list[int]:
         return list(self.conn.execute(select(scenarios.c.id).order_by(scenarios.c.id)).scalars())
+
+    def summaries(self, statuses: Iterable[ScenarioStatus] | None = None) -> list[ScenarioSummary]:
+        """The scenario list, graphs left unread."""
+        query = _SUMMARY
+        if statuses is not None:
+            query = query.where(scenarios.c.status.in_([s.value for s in statuses]))
+        return [
+            ScenarioSummary(
+                id=r.id,
+                database_id=r.database_id,
+                name=r.name,
+                status=ScenarioStatus(r.status),
+                reentry=ReentryMode(r.reentry),
+                tags=list(r.tags),
+                groups=list(r.groups),
+                valid=bool(r.valid),
+                updated_at=r.updated_at,
+            )
+            for r in self.conn.execute(query)
+        ]
+
+    def attribute_definitions(self) -> list[AttributeDefinition]:
+        rows = self.conn.execute(select(scenario_attributes).order_by(scenario_attributes.c.name))
+        return [
+            AttributeDefinition(
+                name=r.name,
+                required=r.required,
+                choices=tuple(r.choices) if r.choices is not None else None,
+            )
+            for r in rows
+        ]
+
+    def define_attribute(self, definition: AttributeDefinition) -> None:
+        """Create or replace the definition of one attribute."""
+        self.conn.execute(
+            delete(scenario_attributes).where(scenario_attributes.c.name == definition.name)
+        )
+        self.conn.execute(
+            insert(scenario_attributes).values(
+                name=definition.name,
+                required=definition.required,
+                choices=list(definition.choices) if definition.choices is not None else None,
+            )
+        )

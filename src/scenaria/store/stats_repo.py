@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,3 +43,21 @@ class CounterRepo:
         if day_to is not None:
             query = query.where(stat_counters.c.day <= day_to)
         return {(r[0], r[1]): int(r[2]) for r in self.conn.execute(query)}
+
+    def scenario_totals(self, scenario_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+        """All-time scenario-wide sums by metric for several scenarios (one indexed read)."""
+        found: dict[int, dict[str, int]] = {}
+        for start in range(0, len(scenario_ids), 500):
+            chunk = list(scenario_ids[start : start + 500])
+            rows = self.conn.execute(
+                select(
+                    stat_counters.c.scenario_id,
+                    stat_counters.c.metric,
+                    func.sum(stat_counters.c.value),
+                )
+                .where(stat_counters.c.scenario_id.in_(chunk), stat_counters.c.node_id == "")
+                .group_by(stat_counters.c.scenario_id, stat_counters.c.metric)
+            )
+            for scenario_id, metric, value in rows:
+                found.setdefault(scenario_id, {})[metric] = int(value)
+        return found

@@ -1,7 +1,232 @@
-"""The profiles endpoints."""
+"""The profiles endpoints: databases, profile imports, the profile card, CSV files, events."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter(tags=["profiles"])
+from fastapi import APIRouter, File, Path, Query, UploadFile, status
+
+from scenaria.api.deps import AppDep, CurrentUser
+from scenaria.api.schemas.profiles import (
+    MAX_ID,
+    BatchImportOut,
+    CardOut,
+    CsvImportOut,
+    DatabaseIn,
+    DatabaseOut,
+    ErrorOut,
+    EventBatchIn,
+    EventBatchOut,
+    EventIn,
+    EventResultOut,
+    ImportOut,
+    MatchKey,
+    MessageEventIn,
+    MessageEventOut,
+    ProfileBatchIn,
+    ProfileIn,
+    ProfileOut,
+)
+from scenaria.clock import to_datetime
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    reasons = {
+        400: "The body could not be read (not UTF-8, broken multipart).",
+        401: "No valid API token.",
+        404: "No such database, profile or message.",
+        409: "The request clashes with the current state.",
+        422: "The input is invalid; `detail` says why.",
+    }
+    return {code: {"model": ErrorOut, "description": reasons[code]} for code in codes}
+
+
+router = APIRouter(tags=["profiles"], responses=_errors(400, 401, 422))
+
+DatabaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The profile database.")]
+ProfileId = Annotated[int, Path(ge=1, le=MAX_ID)]
+OutboxKey = Annotated[
+    str, Path(min_length=1, max_length=200, description="The message's outbox key.")
+]
+
+
+@router.post(
+    "/databases",
+    response_model=DatabaseOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a profile database with its field schema",
+)
+def create_database(body: DatabaseIn, app: AppDep, user: CurrentUser) -> DatabaseOut:
+    database = app.profiles.create_database(body.name, body.fields, body.match_field)
+    return DatabaseOut.of(database, profiles=0)
+
+
+@router.get("/databases", response_model=list[DatabaseOut], summary="List profile databases")
+def list_databases(app: AppDep, user: CurrentUser) -> list[DatabaseOut]:
+    return [DatabaseOut.of(d) for d in app.profiles.list_databases()]
+
+
+@router.get(
+    "/databases/{database_id:int}",
+    response_model=DatabaseOut,
+    responses=_errors(404),
+    summary="A profile database, with its profile count",
+)
+def get_database(database_id: DatabaseId, app: AppDep, user: CurrentUser) -> DatabaseOut:
+    database = app.profiles.get_database(database_id)
+    return DatabaseOut.of(database, app.profiles.count_profiles(database_id))
+
+
+@router.post(
+    "/databases/{database_id:int}/profiles",
+    response_model=ImportOut,
+    responses=_errors(404),
+    summary="Import or update one profile",
+    description="Creates the profile, or updates the one with the same match-field value; "
+    "the import triggers of `source` fire in the active scenarios of the database.",
+)
+def import_profile(
+    database_id: DatabaseId, body: ProfileIn, app: AppDep, user: CurrentUser
+) -> ImportOut:
+    result = app.profiles.import_profiles(database_id, [body.to_import()], body.source)
+    profile_id = result.row_ids[0]
+    return ImportOut(
+        profile_id=profile_id,
+        created=profile_id in result.created_ids,
+        captured=result.captured,
+    )
+
+
+@router.post(
+    "/databases/{database_id:int}/profiles/batch",
+    response_model=BatchImportOut,
+    responses=_errors(404),
+    summary="Import or update up to 1,000 profiles in one transaction",
+    description="All or nothing: a row that cannot be imported refuses the batch, "
+    "and the reason names it (`profile #3: …`).",
+)
+def import_profiles(
+    database_id: DatabaseId, body: ProfileBatchIn, app: AppDep, user: CurrentUser
+) -> BatchImportOut:
+    rows = [row.to_import() for row in body.profiles]
+    return BatchImportOut.of(app.profiles.import_profiles(database_id, rows, body.source))
+
+
+@router.post(
+    "/databases/{database_id:int}/profiles/csv",
+    response_model=CsvImportOut,
+    responses=_errors(404),
+    summary="Import a CSV file of profiles",
+    description="The header row names the columns: fields of the database and optional "
+    "`<channel>_subscription` columns (`email_subscription`, `sms_subscription`) holding "
+    "`subscribed`, `unconfirmed` or `unsubscribed`. Empty cells leave a field unchanged. "
+    "Imported in batches of 1,000 with source `file`; bad lines are rejected with their "
+    "line number and reason and do not stop the others.",
+)
+def import_csv(
+    database_id: DatabaseId,
+    file: Annotated[UploadFile, File(description="UTF-8 CSV, header row first.")],
+    app: AppDep,
+    user: CurrentUser,
+    delimiter: Annotated[
+        str, Query(description="The column separator.", pattern="^(,|;|\\||\t)$")
+    ] = ",",
+) -> CsvImportOut:
+    return CsvImportOut.of(app.profiles.import_csv(database_id, file.file, delimiter))
+
+
+@router.get(
+    "/databases/{database_id:int}/profiles/by-key",
+    response_model=ProfileOut,
+    responses=_errors(404),
+    summary="Find a profile by the value of its match field",
+)
+def find_profile(
+    database_id: DatabaseId,
+    key: Annotated[MatchKey, Query(description="e.g. the e-mail address or external id.")],
+    app: AppDep,
+    user: CurrentUser,
+) -> ProfileOut:
+    return ProfileOut.of(app.profiles.find_profile(database_id, key))
+
+
+@router.get(
+    "/databases/{database_id:int}/profiles/{profile_id:int}",
+    response_model=ProfileOut,
+    responses=_errors(404),
+    summary="One profile",
+)
+def get_profile(
+    database_id: DatabaseId, profile_id: ProfileId, app: AppDep, user: CurrentUser
+) -> ProfileOut:
+    return ProfileOut.of(app.profiles.get_profile(database_id, profile_id))
+
+
+@router.get(
+    "/databases/{database_id:int}/profiles/{profile_id:int}/card",
+    response_model=CardOut,
+    responses=_errors(404),
+    summary="The profile card: fields, subscriptions, events and scenario interactions",
+    description="Interactions list each task in the scenarios the caller may see: the "
+    "scenario, when it entered, the nodes it went through with the port it left each by, "
+    "and where and why it left.",
+)
+def profile_card(
+    database_id: DatabaseId,
+    profile_id: ProfileId,
+    app: AppDep,
+    user: CurrentUser,
+    events: Annotated[int, Query(ge=0, le=1000, description="How many latest events.")] = 100,
+) -> CardOut:
+    card = app.profiles.card(profile_id, database_id, viewer=user, events_limit=events)
+    return CardOut.of_card(card)
+
+
+@router.post(
+    "/databases/{database_id:int}/events",
+    response_model=EventResultOut,
+    responses=_errors(404, 409),
+    tags=["events"],
+    summary="Record one event: a custom event or a subscription change",
+    description="`kind: custom` records an event with a type and properties; "
+    "`kind: subscription` subscribes (optionally pending double opt-in), confirms a "
+    "double opt-in or unsubscribes one channel, and records it. The profile is given by "
+    "`id` or by `match_key`.",
+)
+def record_event(
+    database_id: DatabaseId, body: EventIn, app: AppDep, user: CurrentUser
+) -> EventResultOut:
+    result = app.profiles.record_events(database_id, [body.to_input()])
+    return EventResultOut(profile_id=result.profile_ids[0], recorded=result.recorded[0])
+
+
+@router.post(
+    "/databases/{database_id:int}/events/batch",
+    response_model=EventBatchOut,
+    responses=_errors(404, 409),
+    tags=["events"],
+    summary="Record up to 1,000 events in one transaction",
+    description="All or nothing: the first event that cannot be recorded refuses the batch, "
+    "and the reason names it (`event #3: …`).",
+)
+def record_events(
+    database_id: DatabaseId, body: EventBatchIn, app: AppDep, user: CurrentUser
+) -> EventBatchOut:
+    inputs = [event.to_input() for event in body.events]
+    return EventBatchOut.of(app.profiles.record_events(database_id, inputs))
+
+
+@router.post(
+    "/messages/{outbox_key}/events",
+    response_model=MessageEventOut,
+    responses=_errors(404),
+    tags=["events"],
+    summary="Record what a recipient did with a message: delivered, opened, clicked",
+)
+def record_message_event(
+    outbox_key: OutboxKey, body: MessageEventIn, app: AppDep, user: CurrentUser
+) -> MessageEventOut:
+    recorded = app.profiles.record_message_event(outbox_key, body.event, body.data)
+    return MessageEventOut(
+        profile_id=recorded.profile_id, event=recorded.type, at=to_datetime(recorded.at)
+    )
