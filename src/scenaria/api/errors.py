@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from scenaria.errors import Conflict, InvalidInput, NotFound, ScenariaError, ScenarioInvalid
 
@@ -38,6 +43,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     reasons = []
     for error in exc.errors():
+        if error.get("type") == "json_invalid":
+            position = error.get("loc", ("body", "?"))[-1]
+            why = (error.get("ctx") or {}).get("error", "")
+            reasons.append(f"body: invalid JSON at position {position} ({why})".replace(" ()", ""))
+            continue
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
         reasons.append(f"{where}: {error.get('msg', 'invalid')}")
     return JSONResponse(
@@ -52,6 +62,32 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every endpoint, looking inside included routers (our routers have no prefix)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _api_routes(inner.routes)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's 405 names only the first matching route's methods; name them all."""
+    assert isinstance(exc, StarletteHTTPException)
+    response = await http_exception_handler(request, exc)
+    if exc.status_code == 405:
+        allowed: set[str] = set()
+        for route in _api_routes(request.app.router.routes):
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE and isinstance(route, APIRoute):
+                allowed |= route.methods or set()
+        if allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+    return response
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ScenariaError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

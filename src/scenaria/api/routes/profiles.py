@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Path, Query, UploadFile, status
 
 from scenaria.api.deps import AppDep, CurrentUser
+from scenaria.api.schemas.errors import error_responses
 from scenaria.api.schemas.profiles import (
     MAX_ID,
     BatchImportOut,
@@ -14,7 +15,6 @@ from scenaria.api.schemas.profiles import (
     CsvImportOut,
     DatabaseIn,
     DatabaseOut,
-    ErrorOut,
     EventBatchIn,
     EventBatchOut,
     EventIn,
@@ -31,14 +31,7 @@ from scenaria.clock import to_datetime
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    reasons = {
-        400: "The body could not be read (not UTF-8, broken multipart).",
-        401: "No valid API token.",
-        404: "No such database, profile or message.",
-        409: "The request clashes with the current state.",
-        422: "The input is invalid; `detail` says why.",
-    }
-    return {code: {"model": ErrorOut, "description": reasons[code]} for code in codes}
+    return error_responses(*codes, _404="No such database, profile or message.")
 
 
 router = APIRouter(tags=["profiles"], responses=_errors(400, 401, 422))

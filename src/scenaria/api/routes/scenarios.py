@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response
 from fastapi import status as http
 from starlette.concurrency import run_in_threadpool
 
 from scenaria.api.deps import AppDep, CurrentUser
+from scenaria.api.schemas.errors import ProblemOut, error_responses
 from scenaria.api.schemas.scenarios import (
     MAX_ID,
     ActivateOut,
@@ -19,9 +20,7 @@ from scenaria.api.schemas.scenarios import (
     CloneIn,
     EngageIn,
     EngageOut,
-    ErrorOut,
     NodeKindOut,
-    ProblemOut,
     RemovedOut,
     ScenarioCreate,
     ScenarioOut,
@@ -35,13 +34,9 @@ from scenaria.api.schemas.scenarios import (
 from scenaria.errors import InvalidInput
 from scenaria.model.scenario import ATTRIBUTE_NAME, AttributeDefinition, ScenarioStatus
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "The body could not be read."},
-    401: {"model": ErrorOut, "description": "No valid API token."},
-    404: {"model": ErrorOut, "description": "Not found, or outside the user's groups."},
-    409: {"model": ErrorOut, "description": "Not possible in the scenario's current state."},
-    422: {"model": ErrorOut, "description": "Invalid input; scenario problems are listed."},
-}
+ERRORS = error_responses(
+    400, 401, 404, 409, 422, _422="Invalid input; scenario problems are listed."
+)
 
 router = APIRouter(tags=["scenarios"], responses=ERRORS)
 
@@ -260,7 +255,7 @@ def list_attributes(app: AppDep, user: CurrentUser) -> list[AttributeOut]:
 @router.put(
     "/scenario-attributes/{name}",
     response_model=AttributeOut,
-    responses={403: {"model": ErrorOut, "description": "Only an admin defines attributes."}},
+    responses=error_responses(403),
 )
 def define_attribute(
     app: AppDep,

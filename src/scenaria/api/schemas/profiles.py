@@ -90,11 +90,6 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ErrorOut(BaseModel):
-    detail: str
-    """Why the request was refused, readably."""
-
-
 # ------------------------------------------------------------------------- databases
 
 

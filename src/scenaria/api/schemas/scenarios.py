@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from scenaria.api.schemas.errors import ProblemOut
 from scenaria.clock import to_datetime
-from scenaria.model.problems import Problem
 from scenaria.model.scenario import (
     AttributeDefinition,
     ReentryMode,
@@ -45,31 +45,6 @@ class Request(BaseModel):
 
 
 # -- errors -------------------------------------------------------------------------------
-
-
-class ProblemOut(BaseModel):
-    node_id: str | None = Field(description="The node the problem is about; null: scenario-wide.")
-    code: str = Field(description="A stable code, e.g. `start_not_connected`.")
-    message: str
-    blocks_save: bool = Field(description="True if the scenario cannot even be saved with it.")
-
-    @classmethod
-    def of(cls, p: Problem) -> ProblemOut:
-        return cls(node_id=p.node_id, code=p.code, message=p.message, blocks_save=p.blocks_save)
-
-
-class FieldErrorOut(BaseModel):
-    loc: list[str | int]
-    msg: str | None = None
-    type: str | None = None
-
-
-class ErrorOut(BaseModel):
-    """Every refusal: a readable reason, and for scenario problems the list of them."""
-
-    detail: str
-    problems: list[ProblemOut] | None = None
-    errors: list[FieldErrorOut] | None = None
 
 
 # -- the scenario -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from scenaria.api.schemas.errors import error_responses
 from scenaria.clock import to_datetime
 from scenaria.model.segments import RecordId, RuleGroup, Segment, SegmentKind
 
@@ -23,19 +24,9 @@ Groups = Annotated[list[GroupName], Field(max_length=50)]
 MatchKey = Annotated[str, Field(min_length=1, max_length=320)]
 
 
-class Refusal(BaseModel):
-    """Every 4xx answer: why the request was refused."""
-
-    detail: str
-
-
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Refusal, "description": "The body could not be read (not UTF-8 JSON)."},
-    401: {"model": Refusal, "description": "No valid API token."},
-    404: {"model": Refusal, "description": "No such segment or scenario, or not in your groups."},
-    409: {"model": Refusal, "description": "Not possible in the current state."},
-    422: {"model": Refusal, "description": "Invalid input; `detail` names each problem."},
-}
+REFUSALS = error_responses(
+    400, 401, 404, 409, 422, _404="No such segment or scenario, or not in your groups."
+)
 
 
 class _Request(BaseModel):
