@@ -71,13 +71,15 @@ def capture(
             results.append(CaptureResult(profile_id, None, why))
             continue
         if graph.reentry is ReentryMode.RESTART:
-            for old in held:
+            for old in list(held):
                 if old.state in LIVE_STATES:
                     # The running task is discarded with its data; a new one starts.
                     old.data = {}
                     if old.id:
                         fx.end(old, TaskState.REMOVED, EndReason.RESTARTED)
                     else:  # captured earlier in this same call, not yet written
+                        # Tasks compare by value: drop this one by identity.
+                        held[:] = [t for t in held if t is not old]
                         created = [t for t in created if t is not old]
                         results = [
                             CaptureResult(profile_id, None, REPLACED) if r is old else r

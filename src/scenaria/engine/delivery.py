@@ -100,9 +100,9 @@ class Deliverer:
         )
         attempt = Attempt(message, row["lease_until"], channel.resumes_task)
         try:
-            attempt.response = channel.send(message).response
+            attempt.response = storable(channel.send(message).response)
         except RetryableDeliveryError as exc:
-            attempt.response = exc.response
+            attempt.response = storable(exc.response)
             if message.attempt < self.retry.max_attempts:
                 attempt.status = "retry"
                 attempt.reason = str(exc)
@@ -110,7 +110,8 @@ class Deliverer:
                 attempt.status = "failed"
                 attempt.reason = f"gave up after {message.attempt} attempts: {exc}"
         except PermanentDeliveryError as exc:
-            attempt.status, attempt.reason, attempt.response = "failed", str(exc), exc.response
+            attempt.status, attempt.reason = "failed", str(exc)
+            attempt.response = storable(exc.response)
         return attempt
 
     def _record(self, attempts: list[Attempt]) -> None:
@@ -159,6 +160,28 @@ class Deliverer:
                 port = "next" if a.status == "sent" else "error"
                 resumes.append({"_id": task.id, "port": port, "due_at": now, "data": data})
             uow.tasks.resume_many(resumes)
+
+
+INT64 = 2**63
+
+
+def storable(value: Any) -> Any:
+    """An outside answer as the store keeps it: integers beyond 64 bits become strings
+    and text that is not valid Unicode is repaired, so one odd answer cannot wedge a
+    batch of deliveries."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -INT64 <= value < INT64 else str(value)
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {storable(str(k)): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return storable(str(value))
 
 
 @dataclass
