@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass, field
 
 from scenaria.channels.api_request import ApiRequestChannel
@@ -16,6 +18,14 @@ from scenaria.services.stats import StatsService
 from scenaria.store.database import Store
 
 
+def _secret_from_env() -> bytes:
+    value = os.environ.get("SCENARIA_SECRET")
+    if value:
+        return value.encode()
+    # Without a configured secret, links stay valid only for this process's life.
+    return secrets.token_bytes(32)
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str | None = None
@@ -24,6 +34,10 @@ class Config:
     """Hosts API Request nodes may call; anything else is refused."""
     batch_size: int = 1000
     """Tasks the scheduler claims per transaction."""
+    public_url: str = "http://127.0.0.1:8000"
+    """Where recipients reach the tracking links (pixel, clicks, unsubscribe, DOI)."""
+    secret: bytes = field(default_factory=lambda: _secret_from_env())
+    """Signs tracking links; from ``SCENARIA_SECRET`` (never logged)."""
 
 
 class App:
