@@ -188,6 +188,13 @@ def serve(
         list[str] | None, typer.Option("--allow-host", help="A host API requests may call.")
     ] = None,
     worker: Annotated[bool, typer.Option(help="Run the engine in this process too.")] = True,
+    resources: Annotated[
+        Path | None,
+        typer.Option(help="Subscription resources YAML (default: $SCENARIA_RESOURCES)."),
+    ] = None,
+    public_url: Annotated[
+        str | None, typer.Option(help="Base URL of tracking links (default: this server).")
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and run the engine alongside."""
     import uvicorn
@@ -196,8 +203,16 @@ def serve(
 
     store = Store(database)
     store.migrate()
+    from scenaria.channels.resources import Resources
+
     scenaria = App(
-        Config(database_url=database, allowed_hosts=frozenset(allow_host or ())), store=store
+        Config(
+            database_url=database,
+            allowed_hosts=frozenset(allow_host or ()),
+            resources=Resources.load(resources),
+            public_url=public_url or f"http://{host}:{port}",
+        ),
+        store=store,
     )
     with scenaria:
         uvicorn.run(create_app(scenaria, run_worker=worker), host=host, port=port, log_level="info")

@@ -9,7 +9,15 @@ from fastapi import FastAPI
 
 from scenaria import __version__
 from scenaria.api import errors
-from scenaria.api.routes import profiles, scenarios, segments, stats
+from scenaria.api.routes import (
+    profiles,
+    reports,
+    scenarios,
+    segments,
+    sms_callbacks,
+    stats,
+    tracking,
+)
 from scenaria.services.app import App
 from scenaria.services.worker import Worker
 
@@ -37,6 +45,6 @@ def create_app(scenaria: App, *, run_worker: bool = False) -> FastAPI:
     )
     api.state.scenaria = scenaria
     errors.install(api)
-    for module in (profiles, segments, scenarios, stats):
+    for module in (profiles, segments, scenarios, stats, reports, tracking, sms_callbacks):
         api.include_router(module.router)
     return api

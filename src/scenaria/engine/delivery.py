@@ -4,10 +4,19 @@ A message is leased before sending and marked after, in two transactions, so
 a deliverer that dies between the two leaves a lease that expires and another
 deliverer re-sends under the same idempotency key. Channels whose answer a
 task waits for (the API request) resume that task by ``next`` or ``error``.
+
+A channel may limit how fast a resource sends (``rate_for``): a claimed message
+over the limit is put back for the moment its turn comes, not sent and not
+counted as an attempt. The limit is kept per deliverer, on its injected clock:
+N deliverers on one resource may together send up to N times its rate.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -57,6 +66,42 @@ class RetryPolicy:
         return float(min(self.cap_seconds, self.base_seconds * 2 ** (attempt - 1)))
 
 
+class RateLimiter:
+    """Sliding windows, one per (channel, resource): at most ``n = ceil(rate)`` sends
+    in any ``n / rate`` seconds (5/s: five a second; 0.5/s: one every two seconds),
+    on the time it is given."""
+
+    def __init__(self) -> None:
+        self._sent: dict[tuple[str, str], deque[float]] = {}
+        """The last ``n`` send times per bucket, oldest first."""
+
+    def take(
+        self, bucket: tuple[str, str], rate: float, now: float, ahead: int = 0
+    ) -> float | None:
+        """None if a message may go now (and count it); else when its turn comes,
+        behind ``ahead`` messages of the same bucket already put back."""
+        n = max(1, math.ceil(rate - EPSILON))
+        window = n / rate
+        sent = self._sent.get(bucket)
+        if sent is None or sent.maxlen != n:
+            sent = self._sent[bucket] = deque(sent or (), maxlen=n)
+        while sent and sent[0] <= now - window + EPSILON:
+            sent.popleft()
+        if ahead == 0 and len(sent) < n:
+            sent.append(now)
+            return None
+        # The window is full: the k-th message waiting goes when the k-th send
+        # ahead of it leaves the window (a lap of the window later per n waiting).
+        turn = sent[ahead % n] + window * (ahead // n + 1)
+        # Strictly later than now, or a claim at this same instant would take it again.
+        return max(turn, math.nextafter(now, math.inf))
+
+
+EPSILON = 1e-6
+"""Float timestamps near 2**31 s carry ~1e-7 s of error: a turn that has come may
+look a hair early."""
+
+
 class Deliverer:
     def __init__(
         self,
@@ -67,6 +112,8 @@ class Deliverer:
         batch_size: int = 200,
         lease_seconds: float = 120.0,
         retry: RetryPolicy | None = None,
+        concurrency: int = 1,
+        after_send: Callable[[OutboundMessage], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -74,18 +121,53 @@ class Deliverer:
         self.batch_size = batch_size
         self.lease_seconds = lease_seconds
         self.retry = retry or RetryPolicy()
+        self.concurrency = max(1, concurrency)
+        """Sends in flight at once (channels must then be thread-safe)."""
+        self.after_send = after_send
+        """Fault injection: called between a successful send and the marking
+        transaction; raising there is a deliverer dying before it records the send."""
+        self.limits = RateLimiter()
 
     def run_once(self) -> int:
-        """Deliver one batch of due messages; return how many were attempted."""
+        """Deliver one batch of due messages; return how many were claimed."""
         if not self.channels:
             return 0
+        now = self.clock.now()
         with self.store.transaction() as uow:
-            rows = uow.outbox.claim(
-                list(self.channels), self.clock.now(), self.batch_size, self.lease_seconds
-            )
-        if rows:
-            self._record([self._deliver(row) for row in rows])
+            rows = uow.outbox.claim(list(self.channels), now, self.batch_size, self.lease_seconds)
+        if not rows:
+            return 0
+        go, later = self._admit(rows, now)
+        if self.concurrency > 1 and len(go) > 1:
+            with ThreadPoolExecutor(min(self.concurrency, len(go))) as pool:
+                attempts = list(pool.map(self._deliver, go))
+        else:
+            attempts = [self._deliver(row) for row in go]
+        self._record(attempts, later)
         return len(rows)
+
+    def _admit(
+        self, rows: list[dict[str, Any]], now: float
+    ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], float]]]:
+        """Split a claim into the messages that may go now and those over their
+        resource's rate limit, each with the time its turn comes."""
+        go: list[dict[str, Any]] = []
+        later: list[tuple[dict[str, Any], float]] = []
+        ahead: dict[tuple[str, str], int] = {}
+        for row in rows:
+            rate_for = getattr(self.channels[row["channel"]], "rate_for", None)
+            rate = rate_for(row["payload"]) if rate_for is not None else None
+            if rate is None:
+                go.append(row)
+                continue
+            bucket = (row["channel"], str(row["payload"].get("resource", "default")))
+            turn = self.limits.take(bucket, float(rate), now, ahead.get(bucket, 0))
+            if turn is None:
+                go.append(row)
+            else:
+                ahead[bucket] = ahead.get(bucket, 0) + 1
+                later.append((row, turn))
+        return go, later
 
     def _deliver(self, row: dict[str, Any]) -> Attempt:
         channel = self.channels[row["channel"]]
@@ -101,6 +183,8 @@ class Deliverer:
         attempt = Attempt(message, row["lease_until"], channel.resumes_task)
         try:
             attempt.response = storable(channel.send(message).response)
+            if self.after_send is not None:
+                self.after_send(message)
         except RetryableDeliveryError as exc:
             attempt.response = storable(exc.response)
             if message.attempt < self.retry.max_attempts:
@@ -114,12 +198,26 @@ class Deliverer:
             attempt.response = storable(exc.response)
         return attempt
 
-    def _record(self, attempts: list[Attempt]) -> None:
+    def _record(
+        self,
+        attempts: list[Attempt],
+        later: list[tuple[dict[str, Any], float]] | None = None,
+    ) -> None:
         """Write a batch's outcomes in one transaction, skipping messages whose lease
         expired meanwhile (another deliverer owns them now)."""
         now = self.clock.now()
+        later = later or []
         with self.store.transaction() as uow:
-            ours = uow.outbox.still_leased({a.message.key: a.lease for a in attempts})
+            leases = {a.message.key: a.lease for a in attempts}
+            leases.update({row["key"]: row["lease_until"] for row, _ in later})
+            ours = uow.outbox.still_leased(leases)
+            uow.outbox.defer_many(
+                [
+                    {"_key": row["key"], "next_attempt_at": turn}
+                    for row, turn in later
+                    if row["key"] in ours
+                ]
+            )
             mine = [a for a in attempts if a.message.key in ours]
             uow.outbox.retry_many(
                 [

@@ -7,6 +7,9 @@ import secrets
 from dataclasses import dataclass, field
 
 from scenaria.channels.api_request import ApiRequestChannel
+from scenaria.channels.email_smtp import SmtpChannel
+from scenaria.channels.resources import Resources
+from scenaria.channels.sms_http import HttpSmsChannel
 from scenaria.clock import Clock, FakeClock, SystemClock
 from scenaria.engine.delivery import Channel, Deliverer
 from scenaria.engine.scheduler import GraphCache, Scheduler
@@ -38,6 +41,10 @@ class Config:
     """Where recipients reach the tracking links (pixel, clicks, unsubscribe, DOI)."""
     secret: bytes = field(default_factory=lambda: _secret_from_env())
     """Signs tracking links; from ``SCENARIA_SECRET`` (never logged)."""
+    resources: Resources = field(default_factory=lambda: Resources(email={}))
+    """Subscription resources: the SMTP servers and SMS gateways messages go out through
+    (``Resources.load()`` reads them from a file). A channel with no resource gets no
+    sender, so its messages wait in the outbox until one is configured."""
 
 
 class App:
@@ -60,7 +67,14 @@ class App:
         self.segments = SegmentService(self.store, self.clock, self.scenarios)
         self.scheduler = Scheduler(self.store, self.clock, self.config.batch_size, graphs)
         if channels is None:
-            channels = {"api_request": ApiRequestChannel(self.config.allowed_hosts)}
+            config = self.config
+            channels = {"api_request": ApiRequestChannel(config.allowed_hosts)}
+            if config.resources.email:
+                channels["email"] = SmtpChannel(
+                    config.resources.email, config.public_url, config.secret
+                )
+            if config.resources.sms:
+                channels["sms"] = HttpSmsChannel(config.resources.sms)
         self.deliverer = Deliverer(self.store, self.clock, channels)
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, distinct, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
@@ -41,6 +41,16 @@ _RETRY = (
         next_attempt_at=bindparam("next_attempt_at"),
         reason=bindparam("reason"),
         lease_until=None,
+    )
+)
+_DEFER = (
+    update(outbox)
+    .where(outbox.c.key == bindparam("_key"), outbox.c.status == SENDING)
+    .values(
+        status=QUEUED,
+        next_attempt_at=bindparam("next_attempt_at"),
+        lease_until=None,
+        attempts=outbox.c.attempts - 1,
     )
 )
 
@@ -137,6 +147,11 @@ class OutboxRepo:
         """Put messages back in the queue: rows of ``_key``, ``next_attempt_at``, ``reason``."""
         execute_many(self.conn, _RETRY, rows)
 
+    def defer_many(self, rows: list[dict[str, Any]]) -> None:
+        """Put claimed but unsent messages back (a rate limit): rows of ``_key`` and
+        ``next_attempt_at``; the claim is not counted as an attempt."""
+        execute_many(self.conn, _DEFER, rows)
+
     def cancel_for_tasks(self, task_ids: Sequence[int], reason: str) -> int:
         """Skip the still-queued messages of tasks taken out of their scenario."""
         cancelled = 0
@@ -177,6 +192,27 @@ class OutboxRepo:
             .group_by(outbox.c.node_id, outbox.c.channel, outbox.c.status)
         )
         return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
+
+    def outcome_counts(
+        self, scenario_id: int, start: float, end: float
+    ) -> dict[tuple[str, str], int]:
+        """Messages by (node, status) that were sent, failed or skipped in [start, end).
+
+        A sent message counts at ``sent_at``; a failed one at its last attempt (its
+        ``next_attempt_at``); a skipped one when it was written.
+        """
+        at = func.coalesce(outbox.c.sent_at, outbox.c.next_attempt_at, outbox.c.created_at)
+        rows = self.conn.execute(
+            select(outbox.c.node_id, outbox.c.status, func.count())
+            .where(
+                outbox.c.scenario_id == scenario_id,
+                outbox.c.status.in_([SENT, FAILED, SKIPPED]),
+                at >= start,
+                at < end,
+            )
+            .group_by(outbox.c.node_id, outbox.c.status)
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
 
 
 _EVENT_TYPES = (
@@ -233,3 +269,34 @@ class EventRepo:
             .limit(limit)
         )
         return [dict(r._mapping) for r in rows]
+
+    def for_message(self, task_id: int, node_id: str, key: str) -> list[dict[str, Any]]:
+        """The events of one message, oldest first (read through the task/node index)."""
+        rows = self.conn.execute(
+            select(events)
+            .where(
+                events.c.task_id == task_id,
+                events.c.node_id == node_id,
+                events.c.outbox_key == key,
+            )
+            .order_by(events.c.at, events.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def message_counts(
+        self, scenario_id: int, types: Sequence[str], start: float, end: float
+    ) -> dict[tuple[str, str], int]:
+        """Messages of a scenario by (node, event type) with such an event in [start, end):
+        each message counts once however often it was opened or clicked."""
+        rows = self.conn.execute(
+            select(outbox.c.node_id, events.c.type, func.count(distinct(events.c.outbox_key)))
+            .select_from(events.join(outbox, events.c.outbox_key == outbox.c.key))
+            .where(
+                outbox.c.scenario_id == scenario_id,
+                events.c.type.in_(list(types)),
+                events.c.at >= start,
+                events.c.at < end,
+            )
+            .group_by(outbox.c.node_id, events.c.type)
+        )
+        return {(r[0], r[1]): int(r[2]) for r in rows}
