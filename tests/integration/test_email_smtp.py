@@ -25,7 +25,7 @@ from scenaria.channels.email_message import message_id
 from scenaria.channels.resources import EmailResource, Resources
 from scenaria.channels.tracking import Purpose, verify
 from scenaria.clock import FakeClock
-from scenaria.engine.delivery import OutboundMessage
+from scenaria.engine.delivery import Deliverer, OutboundMessage
 from scenaria.model.profiles import FieldType, SubscriptionStatus
 from scenaria.model.scenario import Scenario
 from scenaria.services.app import App, Config
@@ -483,3 +483,47 @@ def test_login_uses_the_password_from_env_and_never_records_it(
         assert (row["status"], row["attempts"]) == ("failed", 1), row["reason"]
         assert "535" in row["reason"]
         assert smtp.mailbox.received == []
+
+
+class Crash(Exception):
+    """The deliverer's process dies between sending and marking."""
+
+
+def test_a_deliverer_killed_between_send_and_mark_resends_under_the_same_key(
+    mail_app: App, clock: FakeClock, mail_db_id: int, smtp: SmtpServer
+) -> None:
+    start_welcome(mail_app, mail_db_id)
+    import_people(mail_app, mail_db_id, [person(i) for i in (1, 2, 3)])
+    mail_app.scheduler.run_due()
+    keys = {r["key"] for r in outbox(mail_app)}
+    assert len(keys) == 3
+    crashed: list[str] = []
+
+    def die_once(message: OutboundMessage) -> None:
+        if not crashed:
+            crashed.append(message.key)
+            raise Crash
+
+    channel = mail_app.deliverer.channels["email"]
+    first = Deliverer(
+        mail_app.store, clock, {"email": channel}, lease_seconds=60, after_send=die_once
+    )
+    with pytest.raises(Crash):
+        first.run_once()
+    # The SMTP server has the message, the outbox still has it leased, not sent.
+    assert smtp.mailbox.keys() == crashed
+    assert {r["status"] for r in outbox(mail_app)} == {"sending"}
+
+    # A restarted deliverer takes the work over once the lease has run out.
+    restarted = Deliverer(mail_app.store, clock, {"email": channel}, lease_seconds=60)
+    assert restarted.run_once() == 0
+    clock.advance(61)
+    while restarted.run_once():
+        pass
+
+    received = smtp.mailbox.keys()
+    assert set(received) == keys
+    assert sorted(received) == sorted([*keys, crashed[0]])
+    twice = [m for m in smtp.mailbox.received if str(m["X-Scenaria-Key"]) == crashed[0]]
+    assert str(twice[0]["Message-ID"]) == str(twice[1]["Message-ID"]) == message_id(crashed[0])
+    assert {r["status"] for r in outbox(mail_app)} == {"sent"}
