@@ -103,7 +103,8 @@ tasks = Table(
         postgresql_where=text("state = 'scheduled'"),
     ),
     Index("ix_tasks_scenario_profile", "scenario_id", "profile_id"),
-    Index("ix_tasks_scenario_node_state", "scenario_id", "node_id", "state"),
+    # The tasks in a node (removal, listing by the time they leave).
+    Index("ix_tasks_scenario_node_due", "scenario_id", "node_id", "due_at", "id"),
     Index("ix_tasks_profile", "profile_id"),
 )
 
@@ -154,6 +155,7 @@ outbox = Table(
         postgresql_where=text("status = 'sending'"),
     ),
     Index("ix_outbox_task", "task_id"),
+    Index("ix_outbox_scenario_node", "scenario_id", "node_id"),
 )
 
 events = Table(
@@ -168,6 +170,7 @@ events = Table(
     Column("outbox_key", String(200)),
     Column("data", JSON),
     Index("ix_events_task_node", "task_id", "node_id"),
+    Index("ix_events_outbox_key", "outbox_key"),
     Index("ix_events_profile", "profile_id", "at"),
 )
 
