@@ -17,11 +17,14 @@ from scenaria.errors import InvalidInput
 from scenaria.model.scenario import Scenario
 
 FORMAT_VERSION = 1
-_SPEC_FIELDS = ("name", "description", "tags", "groups", "reentry", "nodes", "edges")
+_SPEC_FIELDS = ("name", "description", "tags", "groups", "attributes", "reentry", "nodes", "edges")
 
 
 def to_document(scenario: Scenario) -> dict[str, Any]:
     data = scenario.model_dump(mode="json", include=set(_SPEC_FIELDS))
+    if not data.get("attributes"):
+        data.pop("attributes", None)
+    data = {key: data[key] for key in _SPEC_FIELDS if key in data}
     for node in data["nodes"]:
         if node.get("position") is None:
             node.pop("position", None)
@@ -64,7 +67,7 @@ def loads(text: str, database_id: int) -> Scenario:
     """Parse YAML or JSON (JSON is valid YAML, but its errors read better as JSON)."""
     try:
         document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise InvalidInput(f"scenario file is not valid YAML/JSON: {exc}") from exc
     return from_document(document, database_id)
 

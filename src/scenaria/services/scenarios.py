@@ -7,15 +7,13 @@ every change is written to the audit journal under the actor's name.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from scenaria.clock import Clock
 from scenaria.engine import control
@@ -47,7 +45,6 @@ SAVE_BLOCKING_CODES = frozenset({"too_many_triggers"})
 allows at most ten triggers, so an eleventh cannot be added, let alone saved."""
 MAX_API_CONTENT_BYTES = 64 * 1024
 MAX_FILE_BYTES = 1024 * 1024
-_ATTRIBUTES = TypeAdapter(dict[str, str])
 
 
 @dataclass(frozen=True)
@@ -518,40 +515,9 @@ class ScenarioService:
         """A new draft from a YAML or JSON scenario file, bound to ``database_id``."""
         if len(text) > MAX_FILE_BYTES:
             raise InvalidInput(f"a scenario file may hold at most {MAX_FILE_BYTES} bytes")
-        document, attributes = _parse_file(text)
-        scenario = scenario_file.from_document(document, database_id)
-        scenario.attributes = attributes
+        scenario = scenario_file.loads(text, database_id)
         with self.store.transaction() as tx:
             return self._save(tx, scenario, actor, "import")
 
     def export(self, scenario_id: int, fmt: str = "yaml", actor: User = SYSTEM) -> str:
-        scenario = self.get(scenario_id, actor)
-        if not scenario.attributes:
-            return scenario_file.dumps(scenario, fmt)
-        document: dict[str, Any] = {}
-        for key, value in scenario_file.to_document(scenario).items():
-            document[key] = value
-            if key == "groups":
-                document["attributes"] = dict(scenario.attributes)
-        if fmt == "json":
-            return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-
-
-def _parse_file(text: str) -> tuple[Any, dict[str, str]]:
-    """The file's document and its attribute values (which the spec file format
-    leaves to the installation, so they travel beside it)."""
-    try:
-        document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
-        raise InvalidInput(f"scenario file is not valid YAML/JSON: {exc}") from exc
-    if not isinstance(document, dict) or "attributes" not in document:
-        return document, {}
-    document = dict(document)
-    try:
-        attributes = _ATTRIBUTES.validate_python(document.pop("attributes") or {})
-    except ValidationError as exc:
-        raise InvalidInput(
-            "scenario file: attributes must map attribute names to text values"
-        ) from exc
-    return document, attributes
+        return scenario_file.dumps(self.get(scenario_id, actor), fmt)
