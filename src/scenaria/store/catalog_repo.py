@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from scenaria.errors import NotFound
 from scenaria.model.nodes.base import ProfileView
 from scenaria.model.profiles import FieldType, ProfileDatabase
-from scenaria.store.dialect import execute_many, lock_rows
+from scenaria.store.dialect import chunks, execute_many, lock_rows
 from scenaria.store.schema import databases, profiles, promo_codes
 
 
@@ -59,7 +59,7 @@ class ProfileRepo:
         """Existing profiles by match key: id, fields, subscriptions."""
         found: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
         query = lock_rows(self.conn, _BY_KEYS)
-        for chunk in _chunks(keys, 500):
+        for chunk in chunks(keys, 500):
             rows = self.conn.execute(query, {"database_id": database_id, "keys": list(chunk)})
             for row in rows:
                 found[row.match_key] = (row.id, row.fields, row.subscriptions)
@@ -98,7 +98,7 @@ class ProfileRepo:
     def views(self, ids: Iterable[int]) -> dict[int, ProfileView]:
         out: dict[int, ProfileView] = {}
         query = lock_rows(self.conn, _VIEWS)
-        for chunk in _chunks(sorted(set(ids)), 900):
+        for chunk in chunks(sorted(set(ids))):
             for row in self.conn.execute(query, {"ids": list(chunk)}):
                 out[row.id] = ProfileView(row.id, row.fields, row.subscriptions)
         return out
@@ -131,7 +131,7 @@ class ProfileRepo:
         """Database id and subscriptions of each existing profile among ``ids``."""
         out: dict[int, tuple[int, dict[str, str]]] = {}
         query = lock_rows(self.conn, _OWNERS)
-        for chunk in _chunks(sorted(set(ids)), 900):
+        for chunk in chunks(sorted(set(ids))):
             for row in self.conn.execute(query, {"ids": list(chunk)}):
                 out[row.id] = (row.database_id, row.subscriptions)
         return out
@@ -211,8 +211,3 @@ class PromoRepo:
         if pool:
             query = query.where(promo_codes.c.pool == pool)
         return [(r.code, r.task_id) for r in self.conn.execute(query)]
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

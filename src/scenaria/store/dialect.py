@@ -7,13 +7,26 @@ PostgreSQL many workers claim concurrently with ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from scenaria.store.schema import stat_counters
+
+T = TypeVar("T")
+
+
+IN_LIMIT = 900
+"""Values per SQL ``IN`` list: below SQLite's default cap of 999 bound parameters."""
+
+
+def chunks(items: Sequence[T], size: int = IN_LIMIT) -> Iterator[Sequence[T]]:
+    """``items`` in slices small enough for one ``IN`` list each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def is_sqlite(conn: Connection) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, distinct, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
-from scenaria.store.dialect import execute_many
+from scenaria.store.dialect import chunks, execute_many
 from scenaria.store.schema import events, outbox
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
@@ -155,12 +155,10 @@ class OutboxRepo:
     def cancel_for_tasks(self, task_ids: Sequence[int], reason: str) -> int:
         """Skip the still-queued messages of tasks taken out of their scenario."""
         cancelled = 0
-        for start in range(0, len(task_ids), 900):
+        for chunk in chunks(task_ids):
             result = self.conn.execute(
                 update(outbox)
-                .where(
-                    outbox.c.task_id.in_(task_ids[start : start + 900]), outbox.c.status == QUEUED
-                )
+                .where(outbox.c.task_id.in_(chunk), outbox.c.status == QUEUED)
                 .values(status=SKIPPED, reason=reason, next_attempt_at=None)
             )
             cancelled += result.rowcount

@@ -11,7 +11,7 @@ is an exact complement.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -45,6 +45,7 @@ from scenaria.model.segments import (
     SubscriptionRule,
 )
 from scenaria.model.task import LIVE_STATES, TaskState
+from scenaria.store.dialect import chunks
 from scenaria.store.schema import events, profiles, segment_members, segments, tasks
 
 _CHUNK = 500
@@ -150,11 +151,6 @@ def _segment(row: Row[Any]) -> Segment:
     )
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 class SegmentRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -213,7 +209,7 @@ class SegmentRepo:
     def profiles_in_database(self, database_id: int, ids: Sequence[int]) -> set[int]:
         """Which of ``ids`` are profiles of the database."""
         found: set[int] = set()
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids, _CHUNK):
             found.update(
                 self.conn.execute(
                     select(profiles.c.id).where(
@@ -226,7 +222,7 @@ class SegmentRepo:
     def ids_by_keys(self, database_id: int, keys: Sequence[str]) -> dict[str, int]:
         """Profile ids by match key, for the keys that name a profile of the database."""
         found: dict[str, int] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys, _CHUNK):
             rows = self.conn.execute(
                 select(profiles.c.match_key, profiles.c.id).where(
                     profiles.c.database_id == database_id, profiles.c.match_key.in_(chunk)
@@ -238,7 +234,7 @@ class SegmentRepo:
     def add_members(self, segment_id: int, database_id: int, profile_ids: Sequence[int]) -> int:
         """Add the profiles of the database that are not members yet; returns how many."""
         added = 0
-        for chunk in _chunks(profile_ids):
+        for chunk in chunks(profile_ids, _CHUNK):
             already = exists().where(
                 segment_members.c.segment_id == segment_id,
                 segment_members.c.profile_id == profiles.c.id,
@@ -254,7 +250,7 @@ class SegmentRepo:
 
     def remove_members(self, segment_id: int, profile_ids: Sequence[int]) -> int:
         removed = 0
-        for chunk in _chunks(profile_ids):
+        for chunk in chunks(profile_ids, _CHUNK):
             result = self.conn.execute(
                 delete(segment_members).where(
                     segment_members.c.segment_id == segment_id,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
-from scenaria.store.dialect import add_counters
+from scenaria.store.dialect import add_counters, chunks
 from scenaria.store.schema import stat_counters
 
 CounterKey = tuple[int, str, int, str]
@@ -47,8 +47,8 @@ class CounterRepo:
     def scenario_totals(self, scenario_ids: Sequence[int]) -> dict[int, dict[str, int]]:
         """All-time scenario-wide sums by metric for several scenarios (one indexed read)."""
         found: dict[int, dict[str, int]] = {}
-        for start in range(0, len(scenario_ids), 500):
-            chunk = list(scenario_ids[start : start + 500])
+        for part in chunks(scenario_ids, 500):
+            chunk = list(part)
             rows = self.conn.execute(
                 select(
                     stat_counters.c.scenario_id,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
 from scenaria.model.task import LIVE_STATES, Task, TaskState, states_that_may_become
-from scenaria.store.dialect import execute_many, lock_for_claim
+from scenaria.store.dialect import chunks, execute_many, lock_for_claim
 from scenaria.store.schema import tasks, visits
 
 _MUTABLE = (
@@ -151,16 +151,15 @@ class TaskRepo:
 
     def get_many(self, ids: Sequence[int]) -> dict[int, Task]:
         out: dict[int, Task] = {}
-        for start in range(0, len(ids), 900):
-            rows = self.conn.execute(_GET_MANY, {"ids": list(ids[start : start + 900])})
+        for chunk in chunks(ids):
+            rows = self.conn.execute(_GET_MANY, {"ids": list(chunk)})
             out.update((r.id, _task(r)) for r in rows)
         return out
 
     def for_profiles(self, scenario_id: int, profile_ids: Sequence[int]) -> dict[int, list[Task]]:
         """Every task (live or ended) these profiles have had in the scenario."""
         found: dict[int, list[Task]] = {}
-        for start in range(0, len(profile_ids), 900):
-            chunk = profile_ids[start : start + 900]
+        for chunk in chunks(profile_ids):
             rows = self.conn.execute(
                 select(tasks).where(
                     tasks.c.scenario_id == scenario_id, tasks.c.profile_id.in_(chunk)
