@@ -17,6 +17,7 @@ from scenaria.api.routes import (
     sms_callbacks,
     stats,
     tracking,
+    web,
 )
 from scenaria.services.app import App
 from scenaria.services.worker import Worker
@@ -47,4 +48,5 @@ def create_app(scenaria: App, *, run_worker: bool = False) -> FastAPI:
     errors.install(api)
     for module in (profiles, segments, scenarios, stats, reports, tracking, sms_callbacks):
         api.include_router(module.router)
+    web.install(api)
     return api
