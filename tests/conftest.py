@@ -1,9 +1,19 @@
-"""Shared fixtures: a fake clock, a fresh SQLite store, the app, and a local HTTP sink."""
+"""Shared fixtures: a fake clock, a fresh store, the app, and a local HTTP sink.
+
+Every store-backed test runs twice: on a SQLite file and on PostgreSQL. The
+PostgreSQL server is named by ``SCENARIA_TEST_POSTGRES_URL`` (a URL of a database
+the tests may connect to with the right to create databases; ``.ci/run`` starts
+one). Each test gets its own database, cloned from a template migrated once per
+session. Without the variable the PostgreSQL variants are skipped, except under
+``CI=true``, where they fail: CI must not go green by skipping them.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.engine import Engine
 
 from scenaria.clock import FakeClock
 from scenaria.model import scenario_file
@@ -87,10 +99,83 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+POSTGRES_URL_ENV = "SCENARIA_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@dataclass
+class PostgresServer:
+    """The test PostgreSQL server: an admin connection and the migrated template."""
+
+    admin: Engine
+    template: str
+
+    def url(self, database: str) -> str:
+        url = make_url(str(self.admin.url)).set(database=database)
+        return url.render_as_string(hide_password=False)
+
+    def create(self) -> str:
+        """A new database cloned from the template; returns its URL."""
+        name = f"scenaria_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        return self.url(name)
+
+    def drop(self, url: str) -> None:
+        name = make_url(url).database
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def postgres_url_or_skip() -> str:
+    """The server URL from the environment; skip without one (fail under CI)."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if url:
+        return url
+    reason = f"PostgreSQL variant: set {POSTGRES_URL_ENV} to a server's URL to run it"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run, not skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """The server, with a template database migrated once for the whole session."""
+    admin = create_engine(postgres_url_or_skip(), isolation_level="AUTOCOMMIT")
+    # One template per session: concurrent sessions on one server do not collide.
+    template = f"scenaria_template_{os.getpid()}"
+    server = PostgresServer(admin, template)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{template}"'))
+    migrated = Store(server.url(template))
+    migrated.migrate()
+    migrated.dispose()
+    yield server
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated, empty database's URL: a SQLite file, or a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'scenaria.db'}"
+        setup = Store(url)
+        setup.create_all()
+        setup.dispose()
+        yield url
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create()
+    yield url
+    server.drop(url)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'scenaria.db'}")
-    s.create_all()
+def store(database_url: str) -> Iterator[Store]:
+    s = Store(database_url)
     yield s
     s.dispose()
 

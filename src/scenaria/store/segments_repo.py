@@ -242,8 +242,10 @@ class SegmentRepo:
             source = select(literal(segment_id), profiles.c.id).where(
                 profiles.c.id.in_(chunk), profiles.c.database_id == database_id, ~already
             )
+            # An INSERT's rowcount is only kept when asked for (psycopg drops it).
             result = self.conn.execute(
-                insert(segment_members).from_select(["segment_id", "profile_id"], source)
+                insert(segment_members).from_select(["segment_id", "profile_id"], source),
+                execution_options={"preserve_rowcount": True},
             )
             added += int(result.rowcount)
         return added
