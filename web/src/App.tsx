@@ -4,6 +4,8 @@ import { getToken, setToken } from "./api";
 import { links, useRoute } from "./router";
 import { ScenarioList } from "./pages/ScenarioList";
 import { ProfileCard } from "./pages/ProfileCard";
+import { ProfileLookup, profilesLink } from "./pages/ProfileLookup";
+import { ScenarioReport } from "./pages/ScenarioReport";
 import { Editor } from "./editor/Editor";
 
 function SignIn({ onDone }: { onDone: () => void }) {
@@ -50,7 +52,10 @@ export function App() {
   if (!signedIn) return <SignIn onDone={() => setSignedIn(true)} />;
 
   let page;
-  if (route[0] === "scenarios" && route[1]) page = <Editor scenarioId={Number(route[1])} />;
+  if (route[0] === "scenarios" && route[1] && route[2] === "report")
+    page = <ScenarioReport scenarioId={Number(route[1])} />;
+  else if (route[0] === "scenarios" && route[1]) page = <Editor scenarioId={Number(route[1])} />;
+  else if (route[0] === "profiles") page = <ProfileLookup />;
   else if (route[0] === "databases" && route[2] === "profiles" && route[3])
     page = <ProfileCard databaseId={Number(route[1])} profileId={Number(route[3])} />;
   else page = <ScenarioList />;
@@ -62,7 +67,12 @@ export function App() {
           Scenaria
         </a>
         <nav>
-          <a href={links.list()}>Automation scenarios</a>
+          <a href={links.list()} className={route[0] === undefined || route[0] === "scenarios" ? "current" : undefined}>
+            Automation scenarios
+          </a>
+          <a href={profilesLink()} className={route[0] === "profiles" || route[0] === "databases" ? "current" : undefined}>
+            Profiles
+          </a>
         </nav>
         <button
           className="link"
