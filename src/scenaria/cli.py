@@ -218,6 +218,87 @@ def serve(
         uvicorn.run(create_app(scenaria, run_worker=worker), host=host, port=port, log_level="info")
 
 
+@app.command("worker")
+def worker_command(
+    database: Annotated[str | None, typer.Option(help="Database URL.")] = None,
+    allow_host: Annotated[
+        list[str] | None, typer.Option("--allow-host", help="A host API requests may call.")
+    ] = None,
+    resources: Annotated[
+        Path | None,
+        typer.Option(help="Subscription resources YAML (default: $SCENARIA_RESOURCES)."),
+    ] = None,
+    public_url: Annotated[
+        str, typer.Option(help="Base URL of tracking links: where `scenaria serve` is reached.")
+    ] = "http://127.0.0.1:8000",
+    batch_size: Annotated[int, typer.Option(min=1, help="Tasks claimed per transaction.")] = 1000,
+    idle: Annotated[float, typer.Option(min=0.01, help="Seconds to sleep when idle.")] = 0.2,
+    schedule: Annotated[
+        bool, typer.Option("--scheduler/--no-scheduler", help="Advance due tasks.")
+    ] = True,
+    deliver: Annotated[
+        bool, typer.Option("--deliverer/--no-deliverer", help="Deliver due messages.")
+    ] = True,
+    batch_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="PostgreSQL: seconds a claimed batch may sit unfinished before the server "
+            "takes it back for another worker.",
+        ),
+    ] = 300.0,
+    clock_file: Annotated[Path | None, typer.Option("--test-clock-file", hidden=True)] = None,
+    hold_before_commit: Annotated[
+        Path | None, typer.Option("--test-hold-before-commit", hidden=True)
+    ] = None,
+    hold_after_send: Annotated[
+        Path | None, typer.Option("--test-hold-after-send", hidden=True)
+    ] = None,
+) -> None:
+    """Run the engine alone: advance due tasks and deliver due messages until SIGTERM.
+
+    Any number of workers may share one PostgreSQL database; run `scenaria db upgrade`
+    first, and give every process the same SCENARIA_SECRET.
+    """
+    import logging
+    import os
+
+    from scenaria.channels.resources import Resources
+    from scenaria.clock import Clock, FileClock, SystemClock
+    from scenaria.services.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # Hidden test options: a clock the test advances from outside, and hooks that
+    # hold the worker at a known point of a batch until it is stopped or killed.
+    clock: Clock = FileClock(clock_file) if clock_file else SystemClock()
+    scenaria = App(
+        Config(
+            database_url=database,
+            allowed_hosts=frozenset(allow_host or ()),
+            resources=Resources.load(resources),
+            public_url=public_url,
+            batch_size=batch_size,
+        ),
+        clock=clock,
+        store=Store(database, idle_transaction_timeout=batch_timeout),
+    )
+    with scenaria:
+        worker = Worker(scenaria, idle, schedule=schedule, deliver=deliver)
+        if hold_before_commit:
+            scenaria.scheduler.before_commit = worker.hold(hold_before_commit)
+        if hold_after_send:
+            scenaria.deliverer.after_send = worker.hold(hold_after_send)
+        worker.stop_on_signals()
+        errors.print(f"worker {os.getpid()} started")
+        worker.run()
+    done = worker.done
+    print(
+        f"worker {os.getpid()} stopped: {done.tasks} tasks in {done.task_batches} batches, "
+        f"{done.messages} messages, {done.failed_batches} failed batches",
+        flush=True,
+    )
+
+
 token_app = typer.Typer(help="API users and tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 

@@ -6,8 +6,10 @@ engine and store; only the edges (CLI, API) turn them into dates.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 Timestamp = float
@@ -43,6 +45,37 @@ class FakeClock:
     def advance_to(self, when: Timestamp) -> Timestamp:
         self._now = max(self._now, when)
         return self._now
+
+
+class FileClock:
+    """A fake clock shared by processes: the current instant is the number in a file.
+
+    Tests of worker processes advance it from outside (``advance``/``advance_to``
+    in the test, ``now`` in every worker); each move replaces the file at once, so
+    a reader never sees half a number.
+    """
+
+    def __init__(self, path: Path | str, start: Timestamp | None = None) -> None:
+        self.path = Path(path)
+        if start is not None:
+            self.set(start)
+
+    def now(self) -> Timestamp:
+        return float(self.path.read_text(encoding="ascii"))
+
+    def set(self, when: Timestamp) -> Timestamp:
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        partial.write_text(repr(float(when)), encoding="ascii")
+        os.replace(partial, self.path)
+        return when
+
+    def advance(self, seconds: float) -> Timestamp:
+        if seconds < 0:
+            raise ValueError("a clock does not run backwards")
+        return self.set(self.now() + seconds)
+
+    def advance_to(self, when: Timestamp) -> Timestamp:
+        return self.set(max(self.now(), when))
 
 
 def to_datetime(ts: Timestamp) -> datetime:

@@ -128,8 +128,12 @@ class Deliverer:
         transaction; raising there is a deliverer dying before it records the send."""
         self.limits = RateLimiter()
 
-    def run_once(self) -> int:
-        """Deliver one batch of due messages; return how many were claimed."""
+    def run_once(self, stopping: Callable[[], bool] | None = None) -> int:
+        """Deliver one batch of due messages; return how many were claimed.
+
+        Once ``stopping()`` says so (a worker shutting down), the messages of the
+        batch not sent yet are put back in the queue rather than sent.
+        """
         if not self.channels:
             return 0
         now = self.clock.now()
@@ -138,11 +142,19 @@ class Deliverer:
         if not rows:
             return 0
         go, later = self._admit(rows, now)
+
+        def deliver(row: dict[str, Any]) -> Attempt | None:
+            if stopping is not None and stopping():
+                return None
+            return self._deliver(row)
+
         if self.concurrency > 1 and len(go) > 1:
             with ThreadPoolExecutor(min(self.concurrency, len(go))) as pool:
-                attempts = list(pool.map(self._deliver, go))
+                results = list(pool.map(deliver, go))
         else:
-            attempts = [self._deliver(row) for row in go]
+            results = [deliver(row) for row in go]
+        attempts = [a for a in results if a is not None]
+        later += [(row, now) for row, a in zip(go, results, strict=True) if a is None]
         self._record(attempts, later)
         return len(rows)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from scenaria.clock import Clock
 from scenaria.engine.effects import Effects
@@ -10,7 +10,7 @@ from scenaria.engine.ports import TransactionSource, UnitOfWork
 from scenaria.engine.step import advance
 from scenaria.model.graph import CompiledScenario, compile_scenario
 from scenaria.model.scenario import ScenarioStatus
-from scenaria.model.task import EndReason, TaskState
+from scenaria.model.task import EndReason, Task, TaskState
 
 
 class GraphCache:
@@ -40,11 +40,15 @@ class Scheduler:
         clock: Clock,
         batch_size: int = 1000,
         graphs: GraphCache | None = None,
+        before_commit: Callable[[list[Task]], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.batch_size = batch_size
         self.graphs = graphs or GraphCache()
+        self.before_commit = before_commit
+        """Fault injection: called with a batch's tasks once its writes are made but
+        not committed; a worker that dies there must leave nothing behind."""
         self.transitions = 0
         """Nodes left by tasks so far (the engine benchmark's figure)."""
 
@@ -70,8 +74,10 @@ class Scheduler:
                     fx.tasks[task.id] = task
                     continue
                 advance(task, graph, profile, fx, uow)
-            self.transitions += fx.transitions
             fx.flush(uow)
+            if self.before_commit is not None:
+                self.before_commit(due)
+        self.transitions += fx.transitions
         return len(due)
 
     def run_due(self, max_batches: int | None = None) -> int:

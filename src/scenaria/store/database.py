@@ -52,7 +52,17 @@ def _dumps(value: Any) -> str:
 class Store:
     """One database: hands out transactions whose repositories share a connection."""
 
-    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        echo: bool = False,
+        idle_transaction_timeout: float | None = None,
+    ) -> None:
+        """``idle_transaction_timeout`` (PostgreSQL): seconds a transaction may sit
+        idle before the server ends the session and rolls it back. A worker holds
+        its claimed batch in one transaction, so this is the lease on the batch:
+        a worker that hangs mid-batch loses it and another worker takes it over."""
         self.url = database_url(url)
         # orjson: JSON columns (task data, profiles, payloads) are on the hot path.
         kwargs: dict[str, Any] = {
@@ -66,6 +76,11 @@ class Store:
                 kwargs["connect_args"] = {"check_same_thread": False}
             else:
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        elif idle_transaction_timeout is not None:
+            milliseconds = max(1, round(idle_transaction_timeout * 1000))
+            kwargs["connect_args"] = {
+                "options": f"-c idle_in_transaction_session_timeout={milliseconds}"
+            }
         self.engine = create_engine(self.url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             _sqlite_setup(self.engine)

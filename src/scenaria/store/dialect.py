@@ -7,6 +7,7 @@ PostgreSQL many workers claim concurrently with ``FOR UPDATE SKIP LOCKED``.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -45,6 +46,17 @@ def lock_rows(conn: Connection, query: Select[Any]) -> Select[Any]:
     if is_sqlite(conn):
         return query
     return query.with_for_update()
+
+
+COUNTER_SHARDS = 16
+"""Counter rows per (scenario, node, day, metric) on PostgreSQL."""
+
+
+def counter_shard(conn: Connection) -> int:
+    """The counter shard a transaction adds to. SQLite has one writer: one shard.
+    On PostgreSQL each transaction picks one at random, so workers committing at
+    the same moment rarely wait for each other's counter row."""
+    return 0 if is_sqlite(conn) else random.randrange(COUNTER_SHARDS)
 
 
 def add_counters(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -148,8 +148,8 @@ class OutboxRepo:
         execute_many(self.conn, _RETRY, rows)
 
     def defer_many(self, rows: list[dict[str, Any]]) -> None:
-        """Put claimed but unsent messages back (a rate limit): rows of ``_key`` and
-        ``next_attempt_at``; the claim is not counted as an attempt."""
+        """Put claimed but unsent messages back (a rate limit, a worker stopping): rows
+        of ``_key`` and ``next_attempt_at``; the claim is not counted as an attempt."""
         execute_many(self.conn, _DEFER, rows)
 
     def cancel_for_tasks(self, task_ids: Sequence[int], reason: str) -> int:

@@ -6,6 +6,7 @@ from sqlalchemy.engine import Connection
 
 from scenaria.store.access_repo import AccessRepo, AuditRepo
 from scenaria.store.catalog_repo import DatabaseRepo, ProfileRepo, PromoRepo
+from scenaria.store.dialect import counter_shard
 from scenaria.store.outbox_repo import EventRepo, OutboxRepo
 from scenaria.store.scenarios_repo import ScenarioRepo
 from scenaria.store.segments_repo import SegmentRepo
@@ -26,7 +27,7 @@ class Tx:
         self.visits = VisitRepo(conn)
         self.outbox = OutboxRepo(conn)
         self.events = EventRepo(conn)
-        self.counters = CounterRepo(conn)
+        self.counters = CounterRepo(conn, counter_shard(conn))
         self.access = AccessRepo(conn)
         self.audit = AuditRepo(conn)
         self.segments = SegmentRepo(conn)
