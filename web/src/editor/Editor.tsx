@@ -1,11 +1,623 @@
-/** The scenario editor (placeholder: being built). */
-import { ReactFlow } from "@xyflow/react";
+/** The scenario editor at `#/scenarios/:id`: a React Flow canvas with the graph, the
+ * element palette, the settings of the selected element, the scenario's own settings,
+ * save / activate / stop, problems shown on the elements, and live counts above them. */
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from "react";
+import {
+  Background,
+  Controls,
+  MarkerType,
+  MiniMap,
+  ReactFlow,
+  ReactFlowProvider,
+  useEdgesState,
+  useNodesState,
+  useReactFlow,
+  type Connection,
+  type Edge,
+  type IsValidConnection,
+} from "@xyflow/react";
+import { ApiError, get, patch, post } from "../api";
+import { links } from "../router";
+import { StatsPanel } from "../stats/StatsPanel";
+import { TaskList } from "../stats/TaskList";
+import { Inspector } from "./Inspector";
+import { layout, NODE_HEIGHT, NODE_WIDTH } from "./layout";
+import { DRAG_TYPE, Palette } from "./Palette";
+import { AboutSection, SettingsDialog, StopDialog, type Meta } from "./ScenarioDialogs";
+import { EditorContext, nodeTypes, type EditorContextValue, type ScenarioFlowNode, type ScenarioNodeData } from "./ScenarioNode";
+import { StatsStore, type NodeCounts } from "./statsStore";
+import {
+  DEFAULT_CAPTURE_ID,
+  type ApiEdge,
+  type ApiNode,
+  type NodeKind,
+  type PeriodStats,
+  type Problem,
+  type RealtimeStats,
+  type Scenario,
+  type ScenarioStatus,
+} from "./types";
+import "./editor.css";
+
+const POLL_MS = 2000;
+
+const PORT_COLOURS: Record<string, string> = { yes: "#12b76a", no: "#f04438", error: "#f79009", next: "#667085" };
+
+function edgeOf(e: ApiEdge): Edge {
+  const colour = PORT_COLOURS[e.port] ?? PORT_COLOURS.next;
+  return {
+    id: `${e.source}:${e.port}->${e.target}`,
+    source: e.source,
+    sourceHandle: e.port,
+    target: e.target,
+    targetHandle: "in",
+    className: `ed-edge ed-edge-${e.port}`,
+    style: { stroke: colour, strokeWidth: 2, strokeDasharray: e.port === "error" ? "6 4" : undefined },
+    markerEnd: { type: MarkerType.ArrowClosed, color: colour },
+  };
+}
+
+function nodeOf(n: ApiNode): ScenarioFlowNode {
+  return {
+    id: n.id,
+    type: "scenario",
+    position: n.position ? { x: n.position[0], y: n.position[1] } : { x: 0, y: 0 },
+    deletable: n.id !== DEFAULT_CAPTURE_ID,
+    data: { kind: n.kind, name: n.name, settings: n.settings ?? {} },
+  };
+}
+
+function graphOf(nodes: ScenarioFlowNode[], edges: Edge[]): { nodes: ApiNode[]; edges: ApiEdge[] } {
+  return {
+    nodes: nodes.map((n) => ({
+      id: n.id,
+      kind: n.data.kind,
+      name: n.data.name,
+      settings: n.data.settings,
+      position: [Math.round(n.position.x), Math.round(n.position.y)],
+    })),
+    edges: edges.map((e) => ({ source: e.source, port: e.sourceHandle ?? "next", target: e.target })),
+  };
+}
+
+function metaOf(s: Scenario): Meta {
+  return {
+    name: s.name,
+    description: s.description,
+    tags: s.tags,
+    groups: s.groups,
+    attributes: s.attributes,
+    reentry: s.reentry,
+    database_id: s.database_id,
+  };
+}
+
+/** Lay out with dagre the nodes without a stored position (all of them when `all`). */
+function placed(nodes: ScenarioFlowNode[], edges: Edge[], unplaced: Set<string> | "all"): ScenarioFlowNode[] {
+  if (unplaced !== "all" && unplaced.size === 0) return nodes;
+  const positions = layout({
+    nodes: nodes.map((n) => ({ id: n.id, width: n.measured?.width, height: n.measured?.height })),
+    edges: edges.map((e) => ({ source: e.source, target: e.target, port: e.sourceHandle ?? "next" })),
+  });
+  let dx = 0;
+  let dy = 0;
+  if (unplaced !== "all" && unplaced.size < nodes.length) {
+    // Keep the placed ones where they are; put the laid-out rest below them.
+    const kept = nodes.filter((n) => !unplaced.has(n.id));
+    dy = Math.max(...kept.map((n) => n.position.y)) + NODE_HEIGHT * 2;
+    dx = Math.min(...kept.map((n) => n.position.x));
+  }
+  return nodes.map((n) => {
+    if (unplaced !== "all" && !unplaced.has(n.id)) return n;
+    const p = positions.get(n.id)!;
+    return { ...n, position: { x: p.x + dx, y: p.y + dy } };
+  });
+}
+
+function problemsEqual(a: Problem[] | undefined, b: Problem[]): boolean {
+  const left = a ?? [];
+  if (left.length !== b.length) return false;
+  return left.every((p, i) => p.message === b[i].message && p.code === b[i].code);
+}
+
+/** Attach the problems to their nodes, keeping the objects of unchanged nodes (memo). */
+function withProblems(nodes: ScenarioFlowNode[], problems: Problem[]): ScenarioFlowNode[] {
+  const byNode = new Map<string, Problem[]>();
+  for (const p of problems) {
+    if (p.node_id) byNode.set(p.node_id, [...(byNode.get(p.node_id) ?? []), p]);
+  }
+  return nodes.map((n) => {
+    const mine = byNode.get(n.id) ?? [];
+    if (problemsEqual(n.data.problems, mine)) return n;
+    return { ...n, data: { ...n.data, problems: mine.length ? mine : undefined } };
+  });
+}
+
+function uniqueId(kind: string, taken: Set<string>): string {
+  const base = kind.replace(/^trigger_/, "trigger_");
+  for (let i = 1; ; i++) {
+    const id = `${base}_${i}`;
+    if (!taken.has(id)) return id;
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+function problemsOf(err: unknown): Problem[] | null {
+  if (err instanceof ApiError && err.body && typeof err.body === "object" && "problems" in err.body) {
+    const problems = (err.body as { problems: unknown }).problems;
+    if (Array.isArray(problems)) return problems as Problem[];
+  }
+  return null;
+}
+
+type Loaded = { kinds: NodeKind[]; scenario: Scenario };
 
 export function Editor({ scenarioId }: { scenarioId: number }) {
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let cancelled = false;
+    setLoaded(null);
+    setError(null);
+    Promise.all([get<NodeKind[]>("/node-kinds"), get<Scenario>(`/scenarios/${scenarioId}`)])
+      .then(([kinds, scenario]) => {
+        if (!cancelled) setLoaded({ kinds, scenario });
+      })
+      .catch((err) => {
+        if (!cancelled) setError(errorText(err));
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [scenarioId]);
+  if (error)
+    return (
+      <div className="ed-failed" role="alert">
+        <p>{error}</p>
+        <a href={links.list()}>Back to the scenarios</a>
+      </div>
+    );
+  if (!loaded) return <div className="loading">Loading the scenario…</div>;
   return (
-    <div style={{ height: "80vh" }}>
-      <h1>Scenario {scenarioId}</h1>
-      <ReactFlow nodes={[]} edges={[]} />
-    </div>
+    <ReactFlowProvider>
+      <EditorCanvas key={scenarioId} scenarioId={scenarioId} kinds={loaded.kinds} initial={loaded.scenario} />
+    </ReactFlowProvider>
+  );
+}
+
+function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kinds: NodeKind[]; initial: Scenario }) {
+  const flow = useReactFlow<ScenarioFlowNode, Edge>();
+  const kindMap = useMemo(() => new Map(kinds.map((k) => [k.kind, k])), [kinds]);
+
+  const start = useMemo(() => {
+    const edges = initial.edges.map(edgeOf);
+    const raw = initial.nodes.map(nodeOf);
+    const unplaced = new Set(initial.nodes.filter((n) => !n.position).map((n) => n.id));
+    const nodes = withProblems(placed(raw, edges, unplaced.size === raw.length ? "all" : unplaced), initial.problems);
+    return { nodes, edges };
+  }, [initial]);
+
+  const [nodes, setNodes, onNodesChange] = useNodesState<ScenarioFlowNode>(start.nodes);
+  const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>(start.edges);
+  const [meta, setMeta] = useState<Meta>(() => metaOf(initial));
+  const [status, setStatus] = useState<ScenarioStatus>(initial.status);
+  const [problems, setProblems] = useState<Problem[]>(initial.problems);
+  const [saved, setSaved] = useState(() => JSON.stringify({ ...metaOf(initial), ...graphOf(start.nodes, start.edges) }));
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState<{ text: string; tone: "ok" | "bad" } | null>(null);
+  const [showAbout, setShowAbout] = useState(false);
+  const [showSettings, setShowSettings] = useState(false);
+  const [showStop, setShowStop] = useState(false);
+  const [tasksOf, setTasksOf] = useState<string | null>(null);
+  const [periodDays, setPeriodDays] = useState(7);
+  const [insideTotal, setInsideTotal] = useState<number | null>(null);
+  const canvas = useRef<HTMLDivElement>(null);
+
+  // -- live statistics: polled into an external store, only changed nodes re-render ----------
+  const stats = useMemo(() => new StatsStore(), []);
+  const lastDay = useRef<string | null>(null);
+  const refreshStats = useCallback(async () => {
+    let query = "";
+    if (periodDays !== 7 && lastDay.current) {
+      const to = new Date(`${lastDay.current}T00:00:00Z`);
+      const from = new Date(to.getTime() - (periodDays - 1) * 86_400_000);
+      query = `?date_from=${from.toISOString().slice(0, 10)}&date_to=${lastDay.current}`;
+    }
+    const [period, realtime] = await Promise.all([
+      get<PeriodStats>(`/scenarios/${scenarioId}/stats${query}`),
+      get<RealtimeStats>(`/scenarios/${scenarioId}/stats/realtime`),
+    ]);
+    if (!query) lastDay.current = period.date_to;
+    const counts = new Map<string, NodeCounts>();
+    for (const n of period.nodes) counts.set(n.id, { entered: n.entered, exited: n.exited, errors: n.errors, inside: 0 });
+    for (const n of realtime.nodes) {
+      const c = counts.get(n.id);
+      if (c) c.inside = n.inside;
+    }
+    stats.update(counts);
+    setInsideTotal(realtime.inside);
+  }, [scenarioId, periodDays, stats]);
+  useEffect(() => {
+    let stopped = false;
+    let running = false;
+    const tick = async () => {
+      if (running || stopped || document.hidden) return;
+      running = true;
+      try {
+        await refreshStats();
+      } catch {
+        // A failed poll keeps the last numbers; the next one retries.
+      } finally {
+        running = false;
+      }
+    };
+    void tick();
+    const timer = window.setInterval(() => void tick(), POLL_MS);
+    return () => {
+      stopped = true;
+      window.clearInterval(timer);
+    };
+  }, [refreshStats]);
+
+  const openTasks = useCallback((nodeId: string) => setTasksOf(nodeId), []);
+  const context = useMemo<EditorContextValue>(() => ({ kinds: kindMap, stats, openTasks }), [kindMap, stats, openTasks]);
+
+  // -- editing ----------------------------------------------------------------------------------
+  const current = useMemo(() => JSON.stringify({ ...meta, ...graphOf(nodes, edges) }), [meta, nodes, edges]);
+  const dirty = current !== saved;
+
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
+
+  const addNode = useCallback(
+    (kind: string, at?: { x: number; y: number }) => {
+      const info = kindMap.get(kind);
+      let position = at;
+      if (!position) {
+        const box = canvas.current?.getBoundingClientRect();
+        const centre = box
+          ? flow.screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 2 })
+          : { x: 0, y: 0 };
+        position = { x: centre.x - NODE_WIDTH / 2, y: centre.y - NODE_HEIGHT / 2 };
+      }
+      setNodes((ns) => {
+        const taken = new Set(ns.map((n) => n.id));
+        const id = uniqueId(kind, taken);
+        let p = position!;
+        // Clicking twice must not stack two elements exactly on top of each other.
+        while (!at && ns.some((n) => Math.abs(n.position.x - p.x) < 8 && Math.abs(n.position.y - p.y) < 8)) {
+          p = { x: p.x + 30, y: p.y + 30 };
+        }
+        const node: ScenarioFlowNode = {
+          id,
+          type: "scenario",
+          position: p,
+          selected: true,
+          data: { kind, name: info?.title ?? kind, settings: {} },
+        };
+        return [...ns.map((n) => (n.selected ? { ...n, selected: false } : n)), node];
+      });
+      setEdges((es) => es.map((e) => (e.selected ? { ...e, selected: false } : e)));
+    },
+    [flow, kindMap, setNodes, setEdges],
+  );
+
+  const onDragOver = useCallback((e: DragEvent) => {
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "move";
+  }, []);
+  const onDrop = useCallback(
+    (e: DragEvent) => {
+      e.preventDefault();
+      const kind = e.dataTransfer.getData(DRAG_TYPE) || e.dataTransfer.getData("text/plain");
+      if (!kind || !kindMap.has(kind)) return;
+      const p = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+      addNode(kind, { x: p.x - NODE_WIDTH / 2, y: p.y - 30 });
+    },
+    [flow, kindMap, addNode],
+  );
+
+  const isValidConnection = useCallback<IsValidConnection<Edge>>(
+    (c) => {
+      if (c.source === c.target) return false;
+      const target = nodes.find((n) => n.id === c.target);
+      return Boolean(target && kindMap.get(target.data.kind)?.group !== "trigger");
+    },
+    [nodes, kindMap],
+  );
+  const onConnect = useCallback(
+    (c: Connection) => {
+      const port = c.sourceHandle ?? "next";
+      // One edge per output: a new connection from the same output replaces the old one.
+      setEdges((es) => [
+        ...es.filter((e) => !(e.source === c.source && (e.sourceHandle ?? "next") === port)),
+        edgeOf({ source: c.source, port, target: c.target }),
+      ]);
+    },
+    [setEdges],
+  );
+
+  const updateNode = useCallback(
+    (id: string, change: Partial<ScenarioNodeData>) => {
+      setNodes((ns) => ns.map((n) => (n.id === id ? { ...n, data: { ...n.data, ...change } } : n)));
+    },
+    [setNodes],
+  );
+  const deleteNode = useCallback(
+    (id: string) => {
+      if (id === DEFAULT_CAPTURE_ID) return;
+      void flow.deleteElements({ nodes: [{ id }] });
+    },
+    [flow],
+  );
+  const deselect = useCallback(() => {
+    setNodes((ns) => ns.map((n) => (n.selected ? { ...n, selected: false } : n)));
+  }, [setNodes]);
+
+  const autoLayout = useCallback(() => {
+    setNodes((ns) => placed(ns, edges, "all"));
+    window.requestAnimationFrame(() => void flow.fitView({ padding: 0.15, duration: 250 }));
+  }, [edges, flow, setNodes]);
+
+  const focusNode = useCallback(
+    (id: string) => {
+      const node = flow.getNode(id);
+      if (!node) return;
+      setNodes((ns) => ns.map((n) => (n.id === id ? { ...n, selected: true } : n.selected ? { ...n, selected: false } : n)));
+      void flow.setCenter(node.position.x + NODE_WIDTH / 2, node.position.y + NODE_HEIGHT / 2, { zoom: Math.max(flow.getZoom(), 0.9), duration: 250 });
+    },
+    [flow, setNodes],
+  );
+
+  // -- saving and running -------------------------------------------------------------------
+  const showProblems = useCallback(
+    (list: Problem[]) => {
+      setProblems(list);
+      setNodes((ns) => withProblems(ns, list));
+    },
+    [setNodes],
+  );
+
+  const save = useCallback(async (): Promise<boolean> => {
+    const body = { ...meta, ...graphOf(nodes, edges) };
+    setBusy(true);
+    try {
+      const result = await patch<Scenario>(`/scenarios/${scenarioId}`, body);
+      setSaved(JSON.stringify(body));
+      setStatus(result.status);
+      showProblems(result.problems);
+      // The server adds what the scenario must have (the default capture) if it was missing.
+      const known = new Set(nodes.map((n) => n.id));
+      const added = result.nodes.filter((n) => !known.has(n.id));
+      if (added.length) setNodes((ns) => withProblems([...ns, ...added.map(nodeOf)], result.problems));
+      setMessage(
+        result.problems.length
+          ? { text: `Saved. ${result.problems.length} problem(s) must be fixed before activation.`, tone: "bad" }
+          : { text: "Saved.", tone: "ok" },
+      );
+      return true;
+    } catch (err) {
+      const list = problemsOf(err);
+      if (list) showProblems(list);
+      setMessage({ text: list ? `Not saved: ${errorText(err)}` : errorText(err), tone: "bad" });
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, [meta, nodes, edges, scenarioId, showProblems, setNodes]);
+
+  const activate = useCallback(async () => {
+    if (dirty && !(await save())) return;
+    setBusy(true);
+    try {
+      const result = await post<{ woken: number }>(`/scenarios/${scenarioId}/activate`);
+      setStatus("active");
+      showProblems([]);
+      setMessage({
+        text: result.woken ? `Activated; ${result.woken} kept profile(s) woke up.` : "Activated: the scenario captures profiles.",
+        tone: "ok",
+      });
+    } catch (err) {
+      const list = problemsOf(err);
+      if (list) showProblems(list);
+      setMessage({ text: errorText(err), tone: "bad" });
+    } finally {
+      setBusy(false);
+    }
+  }, [dirty, save, scenarioId, showProblems]);
+
+  const stop = useCallback(
+    async (keep: boolean) => {
+      const result = await post<{ tasks: number }>(`/scenarios/${scenarioId}/stop`, { keep_profiles: keep });
+      setStatus("inactive");
+      setShowStop(false);
+      setMessage({
+        text: keep
+          ? `Stopped; ${result.tasks} profile(s) kept in the scenario wake up on activation.`
+          : `Stopped; ${result.tasks} profile(s) left the scenario.`,
+        tone: "ok",
+      });
+      void refreshStats().catch(() => undefined);
+    },
+    [scenarioId, refreshStats],
+  );
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "s") {
+        e.preventDefault();
+        void save();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [save]);
+
+  const selected = useMemo(() => {
+    const chosen = nodes.filter((n) => n.selected);
+    return chosen.length === 1 ? chosen[0] : null;
+  }, [nodes]);
+  const nameOf = (id: string | null) => {
+    if (!id) return "the scenario";
+    const n = nodes.find((x) => x.id === id);
+    return n ? n.data.name || n.id : id;
+  };
+  const tasksNode = tasksOf ? nodes.find((n) => n.id === tasksOf) : undefined;
+
+  return (
+    <EditorContext.Provider value={context}>
+      <div className="ed-root">
+        <header className="ed-toolbar">
+          <a href={links.list()} className="ed-back" aria-label="Back to the scenarios">
+            ←
+          </a>
+          <input
+            className="ed-name"
+            aria-label="Scenario name"
+            value={meta.name}
+            maxLength={200}
+            onChange={(e) => setMeta((m) => ({ ...m, name: e.target.value }))}
+          />
+          <span className={`badge badge-${status}`} data-testid="scenario-status">
+            {status}
+          </span>
+          <span className={dirty ? "ed-dirty" : "ed-clean"} data-testid="save-state" role="status">
+            {dirty ? "● Unsaved changes" : "All changes saved"}
+          </span>
+          <span className="spacer" />
+          <label className="ed-period">
+            Counts for
+            <select aria-label="Counts for" value={periodDays} onChange={(e) => setPeriodDays(Number(e.target.value))}>
+              <option value={1}>today</option>
+              <option value={7}>the last 7 days</option>
+              <option value={30}>the last 30 days</option>
+              <option value={90}>the last 90 days</option>
+              <option value={365}>the last year</option>
+            </select>
+          </label>
+          <button type="button" aria-pressed={showAbout} onClick={() => setShowAbout((v) => !v)}>
+            About
+          </button>
+          <button type="button" onClick={() => setShowSettings(true)}>
+            Settings
+          </button>
+          <button type="button" onClick={autoLayout}>
+            Auto-layout
+          </button>
+          <button type="button" className="primary" disabled={busy} onClick={() => void save()}>
+            Save
+          </button>
+          {status === "active" ? (
+            <button type="button" className="danger" disabled={busy} onClick={() => setShowStop(true)}>
+              Stop
+            </button>
+          ) : (
+            <button type="button" className="ed-activate" disabled={busy} onClick={() => void activate()}>
+              Activate
+            </button>
+          )}
+        </header>
+        {showAbout && <AboutSection meta={meta} onChange={(p) => setMeta((m) => ({ ...m, ...p }))} />}
+        {(message || problems.length > 0) && (
+          <div className="ed-messages">
+            {message && (
+              <p className={`ed-message ed-message-${message.tone}`} role={message.tone === "bad" ? "alert" : "status"}>
+                {message.text}
+                <button type="button" className="icon" aria-label="Dismiss" onClick={() => setMessage(null)}>
+                  ×
+                </button>
+              </p>
+            )}
+            {problems.length > 0 && (
+              <ul className="ed-problems" aria-label="Problems" data-testid="problems">
+                {problems.map((p, i) => (
+                  <li key={i} className={p.blocks_save ? "ed-problem-blocking" : undefined}>
+                    {p.node_id ? (
+                      <button type="button" className="link" onClick={() => focusNode(p.node_id!)}>
+                        {nameOf(p.node_id)}
+                      </button>
+                    ) : (
+                      <b>Scenario</b>
+                    )}
+                    : {p.message}
+                    {p.blocks_save && <span className="ed-blocks"> (cannot be saved)</span>}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+        )}
+        <div className="ed-body">
+          <Palette kinds={kinds} onAdd={addNode} />
+          <div className="ed-canvas" ref={canvas} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
+            <ReactFlow<ScenarioFlowNode, Edge>
+              nodes={nodes}
+              edges={edges}
+              nodeTypes={nodeTypes}
+              onNodesChange={onNodesChange}
+              onEdgesChange={onEdgesChange}
+              onConnect={onConnect}
+              isValidConnection={isValidConnection}
+              deleteKeyCode={["Delete", "Backspace"]}
+              fitView
+              fitViewOptions={{ padding: 0.15, maxZoom: 1 }}
+              minZoom={0.1}
+              maxZoom={2}
+              connectionRadius={30}
+              onlyRenderVisibleElements={nodes.length > 150}
+              proOptions={{ hideAttribution: true }}
+            >
+              <Background gap={20} />
+              <Controls />
+              <MiniMap pannable zoomable nodeColor={(n) => `var(--ed-${kindMap.get((n.data as ScenarioNodeData).kind)?.group ?? "operator"})`} />
+            </ReactFlow>
+          </div>
+          {selected && (
+            <Inspector
+              key={selected.id}
+              nodeId={selected.id}
+              data={selected.data}
+              kind={kindMap.get(selected.data.kind)}
+              problems={selected.data.problems ?? []}
+              onChange={updateNode}
+              onDelete={deleteNode}
+              onClose={deselect}
+            />
+          )}
+        </div>
+        <StatsPanel scenarioId={scenarioId} />
+        {showSettings && (
+          <SettingsDialog
+            scenarioId={scenarioId}
+            meta={meta}
+            active={status === "active"}
+            onApply={(p) => setMeta((m) => ({ ...m, ...p }))}
+            onCleared={(removed) => {
+              setMessage({ text: `${removed} profile(s) were taken out of the scenario.`, tone: "ok" });
+              void refreshStats().catch(() => undefined);
+            }}
+            onClose={() => setShowSettings(false)}
+          />
+        )}
+        {showStop && <StopDialog inside={insideTotal} onStop={stop} onClose={() => setShowStop(false)} />}
+        {tasksOf && (
+          <TaskList
+            scenarioId={scenarioId}
+            nodeId={tasksOf}
+            nodeName={tasksNode ? tasksNode.data.name || tasksNode.id : tasksOf}
+            onClose={() => setTasksOf(null)}
+            onChanged={() => void refreshStats().catch(() => undefined)}
+          />
+        )}
+      </div>
+    </EditorContext.Provider>
   );
 }
