@@ -127,7 +127,8 @@ export function SchemaObject({
 export function SchemaField({ name, schema, root, value, required, onChange }: FieldProps) {
   const id = useId();
   const s = resolve(schema, root);
-  const label = labelOf(name, s);
+  // A $ref'd definition's title names the type ("SubscriptionStatus"), not the field.
+  const label = labelOf(name, schema);
   if (s.const !== undefined) return null;
 
   const variants = s.oneOf ?? (s.anyOf && s.anyOf.length > 1 ? s.anyOf : undefined);
@@ -141,10 +142,10 @@ export function SchemaField({ name, schema, root, value, required, onChange }: F
     const current = value ?? s.default ?? "";
     return (
       <div className="ed-field">
-        <label htmlFor={id}>
-          {label}
+        <span className="ed-field-head">
+          <label htmlFor={id}>{label}</label>
           {mark}
-        </label>
+        </span>
         <select
           id={id}
           value={String(current)}
@@ -183,10 +184,10 @@ export function SchemaField({ name, schema, root, value, required, onChange }: F
     const shown = value ?? s.default;
     return (
       <div className="ed-field">
-        <label htmlFor={id}>
-          {label}
+        <span className="ed-field-head">
+          <label htmlFor={id}>{label}</label>
           {mark}
-        </label>
+        </span>
         <input
           id={id}
           type="number"
@@ -212,10 +213,10 @@ export function SchemaField({ name, schema, root, value, required, onChange }: F
     const set = (text: string) => onChange(text === "" && !required ? undefined : text);
     return (
       <div className="ed-field">
-        <label htmlFor={id}>
-          {label}
+        <span className="ed-field-head">
+          <label htmlFor={id}>{label}</label>
           {mark}
-        </label>
+        </span>
         {long ? (
           <textarea id={id} rows={name === "html" || name === "body" ? 6 : 3} value={shown} onChange={(e) => set(e.target.value)} />
         ) : (
