@@ -38,11 +38,19 @@ def import_profiles(client: httpx.Client, database_id: int) -> None:
         json={
             "profiles": [
                 {
-                    "fields": {"email": "ann@example.com", "phone": "+15550001", "first_name": "Ann"},
+                    "fields": {
+                        "email": "ann@example.com",
+                        "phone": "+15550001",
+                        "first_name": "Ann",
+                    },
                     "subscriptions": {"email": "subscribed", "sms": "subscribed"},
                 },
                 {
-                    "fields": {"email": "bob@example.com", "phone": "+15550002", "first_name": "Bob"},
+                    "fields": {
+                        "email": "bob@example.com",
+                        "phone": "+15550002",
+                        "first_name": "Bob",
+                    },
                     "subscriptions": {"email": "unconfirmed", "sms": "subscribed"},
                 },
             ]
@@ -88,6 +96,21 @@ def connect(page: Page, source: str, port: str, target: str) -> None:
     expect(edges).to_have_count(before + 1)
 
 
+def drag_node(page: Page, node_id: str, dx: float, dy: float) -> None:
+    """Move an element on the canvas with the mouse, by (dx, dy) screen pixels."""
+    box = page.get_by_test_id(f"node-{node_id}").bounding_box()
+    assert box is not None
+    x, y = box["x"] + 20, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 2, y, steps=2)  # React Flow starts the drag on the first move
+    page.mouse.move(x + dx, y + dy, steps=8)
+    page.mouse.up()
+    moved = page.get_by_test_id(f"node-{node_id}").bounding_box()
+    assert moved is not None
+    assert abs(moved["x"] - box["x"] - dx) < 5 and abs(moved["y"] - box["y"] - dy) < 5, moved
+
+
 def count(page: Page, what: str, node_id: str) -> Locator:
     return page.get_by_test_id(f"{what}-{node_id}")
 
@@ -99,9 +122,11 @@ def test_build_the_welcome_scenario_from_an_empty_canvas_and_watch_it_run(
         db = make_database(client)
         sid = make_scenario(client, db)
     open_editor(page, live, sid)
-    canvas = page.get_by_test_id("canvas")
     # The built-in default capture goes to the bottom-left corner, out of the way.
-    page.get_by_test_id("node-default").drag_to(canvas, target_position={"x": 150, "y": 470})
+    canvas = page.get_by_test_id("canvas").bounding_box()
+    default = page.get_by_test_id("node-default").bounding_box()
+    assert canvas is not None and default is not None
+    drag_node(page, "default", canvas["x"] + 40 - default["x"], canvas["y"] + 430 - default["y"])
 
     # Step 1: capture every new profile.
     drop(page, "trigger_any_import", "trigger_any_import_1", 135, 80)
@@ -151,9 +176,7 @@ def test_build_the_welcome_scenario_from_an_empty_canvas_and_watch_it_run(
     inspector(page).get_by_label("Days", exact=True).fill("1")
     close_settings(page)
     drop(page, "api_request", "api_request_1", 885, 450, name="Ask the call centre to phone")
-    inspector(page).get_by_label("Url", exact=True).fill(
-        "http://127.0.0.1:8765/call-requests"
-    )
+    inspector(page).get_by_label("Url", exact=True).fill("http://127.0.0.1:8765/call-requests")
     close_settings(page)
 
     # Wire everything but the trigger.
@@ -229,3 +252,275 @@ def test_build_the_welcome_scenario_from_an_empty_canvas_and_watch_it_run(
     drawer.get_by_role("button", name="Close").click()
     expect(count(page, "inside", "pause_2")).to_have_count(0)
     expect(count(page, "exited", "pause_2")).to_have_text("out 1", timeout=15_000)
+
+
+def test_settings_panel_edits_are_saved(page: Page, live: LiveServer) -> None:
+    with live.client() as client:
+        db = make_database(client)
+        sid = make_scenario(
+            client,
+            db,
+            nodes=[
+                {"id": "new", "kind": "trigger_any_import", "name": "New", "position": [0, 0]},
+                {
+                    "id": "call",
+                    "kind": "api_request",
+                    "name": "Call",
+                    "settings": {"url": "http://127.0.0.1:9/x"},
+                    "position": [300, 0],
+                },
+            ],
+            edges=[{"source": "new", "target": "call"}],
+        )
+    open_editor(page, live, sid)
+    expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+
+    page.get_by_test_id("node-new").click()
+    inspector(page).get_by_label("On Update").check()
+    page.get_by_test_id("node-call").click()
+    form = inspector(page)
+    expect(form.get_by_label("Url", exact=True)).to_have_value("http://127.0.0.1:9/x")
+    form.get_by_label("Name", exact=True).fill("Tell the CRM")
+    form.get_by_label("Method", exact=True).select_option("PUT")
+    form.get_by_label("Url", exact=True).fill("http://127.0.0.1:9/crm/{{ profile.email }}")
+    form.get_by_role("button", name="+ Add").click()
+    form.get_by_label("Headers name 1").fill("X-Source")
+    form.get_by_label("Headers value 1").fill("scenaria")
+    form.get_by_label("Body", exact=True).fill('{"email": {{ profile.email | tojson }}}')
+    form.get_by_label("Timeout Seconds", exact=True).fill("30")
+    expect(page.get_by_test_id("node-call")).to_contain_text("Tell the CRM")
+    expect(page.get_by_test_id("node-call")).to_contain_text("PUT http://127.0.0.1:9/crm/")
+    # The scenario's own settings: About and the settings dialog.
+    page.get_by_role("button", name="About").click()
+    about = page.get_by_role("region", name="About")
+    about.get_by_label("Description").fill("Tells the CRM about every new customer.")
+    about.get_by_label("Tags").fill("crm, onboarding")
+    page.get_by_label("Scenario name").fill("CRM sync")
+    page.get_by_role("button", name="Scenario settings").click()
+    dialog = page.get_by_role("dialog", name="Scenario settings")
+    dialog.get_by_label("Process each profile entry in the scenario separately").check()
+    dialog.get_by_role("button", name="Apply").click()
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile("Unsaved"))
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+
+    with live.client() as client:
+        saved = client.get(f"/scenarios/{sid}").json()
+    assert saved["name"] == "CRM sync"
+    assert saved["description"] == "Tells the CRM about every new customer."
+    assert saved["tags"] == ["crm", "onboarding"]
+    assert saved["reentry"] == "parallel"
+    nodes = {n["id"]: n for n in saved["nodes"]}
+    assert nodes["new"]["settings"] == {"on_update": True}
+    assert nodes["call"]["name"] == "Tell the CRM"
+    assert nodes["call"]["settings"] == {
+        "url": "http://127.0.0.1:9/crm/{{ profile.email }}",
+        "method": "PUT",
+        "headers": {"X-Source": "scenaria"},
+        "body": '{"email": {{ profile.email | tojson }}}',
+        "timeout_seconds": 30,
+    }
+    assert saved["problems"] == []
+
+    # Reloading shows what was saved.
+    page.reload()
+    page.get_by_test_id("node-call").click()
+    expect(inspector(page).get_by_label("Headers value 1")).to_have_value("scenaria")
+    expect(inspector(page).get_by_label("Method", exact=True)).to_have_value("PUT")
+
+
+def test_the_default_capture_cannot_be_deleted(page: Page, live: LiveServer) -> None:
+    with live.client() as client:
+        db = make_database(client)
+        sid = make_scenario(
+            client,
+            db,
+            nodes=[
+                {"id": "default", "kind": "default_capture", "position": [0, 0]},
+                {"id": "wait", "kind": "pause", "settings": {"hours": 2}, "position": [300, 0]},
+                {"id": "bye", "kind": "exit", "position": [600, 0]},
+            ],
+            edges=[{"source": "default", "target": "wait"}, {"source": "wait", "target": "bye"}],
+        )
+    open_editor(page, live, sid)
+    default = page.get_by_test_id("node-default")
+    default.click()
+    expect(inspector(page)).to_contain_text("cannot be removed")
+    expect(inspector(page).get_by_role("button", name="Delete element")).to_have_count(0)
+    page.keyboard.press("Delete")
+    page.keyboard.press("Backspace")
+    expect(default).to_be_visible()
+    expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+
+    # Other elements go with Delete, and so do their edges.
+    page.get_by_test_id("node-bye").click()
+    page.keyboard.press("Delete")
+    expect(page.get_by_test_id("node-bye")).to_have_count(0)
+    expect(page.locator(".react-flow__edge")).to_have_count(1)
+    # Selecting everything and deleting keeps the default capture.
+    page.get_by_test_id("node-wait").click()
+    page.get_by_test_id("node-default").click(modifiers=["Control"])
+    page.keyboard.press("Delete")
+    expect(page.get_by_test_id("node-wait")).to_have_count(0)
+    expect(default).to_be_visible()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+    with live.client() as client:
+        saved = client.get(f"/scenarios/{sid}").json()
+    assert [n["id"] for n in saved["nodes"]] == ["default"]
+    assert saved["edges"] == []
+
+
+def _boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def test_an_imported_scenario_is_laid_out_and_shows_live_counts(
+    page: Page, live: LiveServer
+) -> None:
+    live.app.profiles.add_promo_codes("welcome", ["WELCOME-1", "WELCOME-2"])
+    with live.client() as client:
+        db = make_database(client)
+        answer = client.post(
+            f"/scenarios/import?database_id={db}",
+            content=WELCOME.read_bytes(),
+            headers={"Content-Type": "application/yaml"},
+        )
+        assert answer.status_code == 201, answer.text
+        imported = answer.json()
+    sid = imported["id"]
+    assert all(n["position"] is None for n in imported["nodes"])
+    ids = [n["id"] for n in imported["nodes"]]
+    assert len(ids) == 12
+
+    open_editor(page, live, sid)
+    boxes = {}
+    for node_id in ids:
+        node = page.get_by_test_id(f"node-{node_id}")
+        expect(node).to_be_in_viewport()
+        box = node.bounding_box()
+        assert box is not None
+        boxes[node_id] = box
+    canvas = page.get_by_test_id("canvas").bounding_box()
+    assert canvas is not None
+    for node_id, box in boxes.items():
+        assert canvas["x"] <= box["x"] and box["x"] + box["width"] <= canvas["x"] + canvas["width"]
+        assert (
+            canvas["y"] <= box["y"] and box["y"] + box["height"] <= canvas["y"] + canvas["height"]
+        )
+        for other, other_box in boxes.items():
+            assert other == node_id or not _boxes_overlap(box, other_box), (node_id, other)
+    # Left to right along the way profiles go; yes above no.
+    assert boxes["new_profile"]["x"] < boxes["welcome_email"]["x"] < boxes["read_time"]["x"]
+    assert boxes["loyalty_points"]["y"] < boxes["sms_sent"]["y"]
+
+    # Moving a node then "Auto-layout" puts it back in line; the layout is saved.
+    drag_node(page, "promo_email", -300, 150)
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile("Unsaved"))
+    page.get_by_role("button", name="Auto-layout").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+    with live.client() as client:
+        saved = client.get(f"/scenarios/{sid}").json()
+    positions = {n["id"]: n["position"] for n in saved["nodes"]}
+    assert all(p is not None for p in positions.values())
+    assert positions["promo_email"][0] > positions["promo_code"][0]
+
+    # Run it and watch the counts above the elements.
+    page.get_by_role("button", name="Activate").click()
+    expect(page.get_by_test_id("scenario-status")).to_have_text("active")
+    with live.client() as client:
+        import_profiles(client, db)
+    expect(count(page, "inside", "read_time")).to_have_text("2", timeout=15_000)
+    live.clock.advance(DAY + 60)
+    expect(count(page, "entered", "promo_email")).to_have_text("in 1", timeout=15_000)
+    expect(count(page, "inside", "sms_wait")).to_have_text("1")
+    expect(count(page, "entered", "new_profile")).to_have_text("in 2")
+    page.get_by_role("button", name="Close the settings").click()
+    page.get_by_role("button", name="Fit view").click()
+    page.get_by_role("button", name="Dismiss").click()
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(300)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "editor.png"))
+
+
+def sixty_node_graph() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A trigger, nine conditions each branching off a lane of elements, and the
+    default capture: 60 nodes."""
+    nodes: list[dict[str, Any]] = [
+        {"id": "default", "kind": "default_capture"},
+        {"id": "start", "kind": "trigger_any_import", "name": "New customer"},
+    ]
+    edges: list[dict[str, Any]] = []
+    previous, port = "start", "next"
+    lanes = []
+    for i in range(1, 10):
+        cid = f"c{i}"
+        rule = {"type": "field", "field": "loyalty_points", "op": "gt", "value": i * 10}
+        nodes.append({"id": cid, "kind": "condition", "settings": {"rules": [rule]}})
+        edges.append({"source": previous, "port": port, "target": cid})
+        lanes.append((cid, "yes"))
+        previous, port = cid, "no"
+    lanes.append((previous, port))
+    for lane, (source, out) in enumerate(lanes):
+        steps = [
+            ("pause", {"days": 1}),
+            ("email", {"subject": f"Offer {lane}", "text": "Hello"}),
+            ("pause", {"hours": 6}),
+            ("sms", {"text": "Reminder"}),
+            ("exit", {}),
+        ][: 5 if lane < 9 else 4]
+        for step, (kind, settings) in enumerate(steps):
+            nid = f"l{lane}s{step}"
+            nodes.append(
+                {"id": nid, "kind": kind, "name": f"{kind} {lane}.{step}", "settings": settings}
+            )
+            edges.append({"source": source, "port": out, "target": nid})
+            source, out = nid, "next"
+    assert len(nodes) == 60
+    return nodes, edges
+
+
+def write_counters(live: LiveServer, scenario_id: int, node_ids: list[str]) -> None:
+    """Counters as a million profiles would leave them, without running a million."""
+    from collections import Counter
+
+    from scenaria.clock import day_of
+
+    day = day_of(live.clock.now())
+    waiting = [n for n in node_ids if n.endswith("s0")]  # the first pause of each lane
+    counters: Counter[tuple[int, str, int, str]] = Counter()
+    counters[(scenario_id, "", day, "entered")] = 1_000_000
+    for i, node_id in enumerate(node_ids):
+        counters[(scenario_id, node_id, day, "entered")] = 1_000_000 + i
+        inside = 1_000_000 // len(waiting) if node_id in waiting else 0
+        counters[(scenario_id, node_id, day, "exited")] = 1_000_000 + i - inside
+    with live.app.store.transaction() as tx:
+        tx.counters.add(counters)
+
+
+def test_a_sixty_node_scenario_with_a_million_inside_shows_every_count(
+    page: Page, live: LiveServer
+) -> None:
+    nodes, edges = sixty_node_graph()
+    with live.client() as client:
+        db = make_database(client)
+        sid = make_scenario(client, db, name="Big", nodes=nodes, edges=edges)
+    write_counters(live, sid, [n["id"] for n in nodes])
+    with live.client() as client:
+        assert client.get(f"/scenarios/{sid}/stats/realtime").json()["inside"] == 1_000_000
+
+    open_editor(page, live, sid)
+    expect(page.locator(".react-flow__node")).to_have_count(60)
+    expect(page.locator("[data-testid^='counts-']")).to_have_count(60)
+    expect(page.locator("[data-testid^='inside-']")).to_have_count(10)
+    expect(count(page, "inside", "l0s0")).to_have_text("100,000")
+    expect(count(page, "entered", "l9s3")).to_have_text("in 1,000,059")
+    for node in nodes:
+        expect(page.get_by_test_id(f"node-{node['id']}")).to_be_in_viewport()

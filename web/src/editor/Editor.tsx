@@ -51,6 +51,7 @@ function edgeOf(e: ApiEdge): Edge {
     sourceHandle: e.port,
     target: e.target,
     targetHandle: "in",
+    type: "smoothstep",
     className: `ed-edge ed-edge-${e.port}`,
     style: { stroke: colour, strokeWidth: 2, strokeDasharray: e.port === "error" ? "6 4" : undefined },
     markerEnd: { type: MarkerType.ArrowClosed, color: colour },
@@ -507,7 +508,7 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
             About
           </button>
           <button type="button" onClick={() => setShowSettings(true)}>
-            Settings
+            Scenario settings
           </button>
           <button type="button" onClick={autoLayout}>
             Auto-layout

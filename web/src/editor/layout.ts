@@ -1,8 +1,8 @@
 /** Auto-layout with dagre, left to right, the way profiles flow through the scenario. */
 import dagre from "@dagrejs/dagre";
 
-export const NODE_WIDTH = 230;
-export const NODE_HEIGHT = 96;
+export const NODE_WIDTH = 200;
+export const NODE_HEIGHT = 80;
 
 export type LayoutInput = {
   nodes: { id: string; width?: number; height?: number }[];
@@ -14,10 +14,10 @@ const PORT_ORDER: Record<string, number> = { yes: 0, next: 1, no: 2, error: 3 };
 /** Top-left positions by node id. */
 export function layout({ nodes, edges }: LayoutInput): Map<string, { x: number; y: number }> {
   const g = new dagre.graphlib.Graph({ multigraph: true });
-  g.setGraph({ rankdir: "LR", nodesep: 70, ranksep: 110, marginx: 20, marginy: 40 });
+  g.setGraph({ rankdir: "LR", nodesep: 36, ranksep: 64, marginx: 20, marginy: 30 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) {
-    g.setNode(n.id, { width: n.width ?? NODE_WIDTH, height: (n.height ?? NODE_HEIGHT) + 30 });
+    g.setNode(n.id, { width: n.width ?? NODE_WIDTH, height: (n.height ?? NODE_HEIGHT) + 24 });
   }
   const ids = new Set(nodes.map((n) => n.id));
   // yes above no: dagre keeps insertion order within a rank as a hint.
