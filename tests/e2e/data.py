@@ -111,3 +111,13 @@ def wait_for(check: Callable[[], T | None], timeout: float = 15.0) -> T:
 def inside(client: httpx.Client, scenario_id: int) -> int:
     count: int = ok(client.get(f"/scenarios/{scenario_id}/stats/realtime"))["inside"]
     return count
+
+
+def settle_in(client: httpx.Client, scenario_id: int, node_id: str, count: int) -> None:
+    """Wait until ``count`` profiles wait in ``node_id`` (the worker moves them there)."""
+
+    def arrived() -> bool:
+        realtime = ok(client.get(f"/scenarios/{scenario_id}/stats/realtime"))
+        return {n["id"]: n["inside"] for n in realtime["nodes"]}.get(node_id) == count
+
+    wait_for(arrived)

@@ -29,6 +29,7 @@ def test_period_and_real_time_numbers_follow_the_clock(page: Page, live: LiveSer
         data.person(client, db, "anna@example.com", "Anna", "subscribed")
         data.person(client, db, "boris@example.com", "Boris", "unconfirmed")
         data.person(client, db, "chen@example.com", "Chen", "unconfirmed")
+        data.settle_in(client, welcome, "read_time", 3)
 
     page.goto(f"{live.url}/#/scenarios/{welcome}/report")
     page.evaluate("window.__notReloaded = true")
@@ -45,6 +46,8 @@ def test_period_and_real_time_numbers_follow_the_clock(page: Page, live: LiveSer
 
     # A day later Anna (who confirmed) completes; the others get the SMS reminder.
     live.clock.advance(DAY + 60)
+    with live.client() as client:
+        data.settle_in(client, welcome, "sms_wait", 2)
     expect(metric(page, "Completed")).to_have_text("1")
     expect(metric(page, "Entered")).to_have_text("3")
     expect(panel.get_by_label("To")).to_have_value("2026-01-02")

@@ -57,7 +57,7 @@ export function App() {
   else if (route[0] === "scenarios" && route[1]) page = <Editor scenarioId={Number(route[1])} />;
   else if (route[0] === "profiles") page = <ProfileLookup />;
   else if (route[0] === "databases" && route[2] === "profiles" && route[3])
-    page = <ProfileCard databaseId={Number(route[1])} profileId={Number(route[3])} />;
+    page = <ProfileCard key={`${route[1]}/${route[3]}`} databaseId={Number(route[1])} profileId={Number(route[3])} />;
   else page = <ScenarioList />;
 
   return (

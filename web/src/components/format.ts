@@ -40,3 +40,10 @@ export function downloadJson(data: unknown, filename: string): void {
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/** A node's readable name: its own, or for the built-in default capture its title. */
+export function nodeLabel(node: { id: string; kind: string; name: string }): string {
+  if (node.name) return node.name;
+  if (node.kind === "default_capture") return "Default profile capture";
+  return node.id;
+}

@@ -5,11 +5,11 @@ import { get } from "../api";
 import { links } from "../router";
 import { EmptyState, ErrorBanner, Loading } from "../components/Feedback";
 import { TaskStateBadge } from "../components/StatusBadge";
-import { errorMessage, formatDateTime } from "../components/format";
+import { errorMessage, formatDateTime, nodeLabel } from "../components/format";
 import type { Database, Interaction, ProfileCardData, ProfileEvent, ScenarioDetail } from "../components/types";
 import { profilesLink } from "./ProfileLookup";
 
-type Tab = "profile" | "events" | "scenarios";
+type Tab = "scenarios" | "events";
 
 const END_REASONS: Record<string, string> = {
   completed: "completed",
@@ -36,7 +36,7 @@ export function ProfileCard({ databaseId, profileId }: { databaseId: number; pro
   const [database, setDatabase] = useState<Database | null>(null);
   const [nodeNames, setNodeNames] = useState<Record<number, Record<string, string>>>({});
   const [error, setError] = useState<string | null>(null);
-  const [tab, setTab] = useState<Tab>("profile");
+  const [tab, setTab] = useState<Tab>("scenarios");
 
   useEffect(() => {
     setCard(null);
@@ -57,7 +57,7 @@ export function ProfileCard({ databaseId, profileId }: { databaseId: number; pro
     Promise.all(
       ids.map((id) =>
         get<ScenarioDetail>(`/scenarios/${id}`)
-          .then((s) => [id, Object.fromEntries(s.nodes.map((n) => [n.id, n.name || n.id]))] as const)
+          .then((s) => [id, Object.fromEntries(s.nodes.map((n) => [n.id, nodeLabel(n)]))] as const)
           .catch(() => [id, {}] as const),
       ),
     ).then((found) => {
@@ -83,7 +83,7 @@ export function ProfileCard({ databaseId, profileId }: { databaseId: number; pro
   const name = displayName(card);
 
   return (
-    <div className="page-content">
+    <div className="page-content profile-page">
       <p className="breadcrumbs">
         <a href={profilesLink()}>Profiles</a> › {database?.name ?? `Database #${databaseId}`}
       </p>
@@ -98,55 +98,52 @@ export function ProfileCard({ databaseId, profileId }: { databaseId: number; pro
           </p>
         </div>
       </div>
+      <div className="columns">
+        <section className="card" aria-label="Fields">
+          <h2 className="section-title">Fields</h2>
+          <dl className="fields fields-wide">
+            {fieldNames.map((f) => (
+              <div key={f} style={{ display: "contents" }}>
+                <dt>{f}</dt>
+                <dd>{display(card.fields[f])}</dd>
+              </div>
+            ))}
+          </dl>
+        </section>
+        <section className="card" aria-label="Subscriptions">
+          <h2 className="section-title">Subscriptions</h2>
+          <dl className="fields subs">
+            {channels.map((c) => {
+              const status = card.subscriptions[c];
+              return (
+                <div key={c} style={{ display: "contents" }}>
+                  <dt>{c === "sms" ? "SMS" : c === "email" ? "Email" : c}</dt>
+                  <dd>
+                    {status ? (
+                      <span className={`badge badge-sub-${status}`}>{status}</span>
+                    ) : (
+                      <span className="muted">no subscription</span>
+                    )}
+                  </dd>
+                </div>
+              );
+            })}
+          </dl>
+        </section>
+      </div>
       <div className="tabs" role="tablist">
         {(
           [
-            ["profile", "Profile", null],
-            ["events", "Events", card.events.length],
             ["scenarios", "Scenarios", card.interactions.length],
-          ] as [Tab, string, number | null][]
+            ["events", "Events", card.events.length],
+          ] as [Tab, string, number][]
         ).map(([key, label, count]) => (
           <button key={key} type="button" role="tab" aria-selected={tab === key} onClick={() => setTab(key)}>
             {label}
-            {count !== null && <span className="count">{count}</span>}
+            <span className="count">{count}</span>
           </button>
         ))}
       </div>
-      {tab === "profile" && (
-        <div className="columns">
-          <section className="card" aria-label="Fields">
-            <h2 className="section-title">Fields</h2>
-            <dl className="fields">
-              {fieldNames.map((f) => (
-                <div key={f} style={{ display: "contents" }}>
-                  <dt>{f}</dt>
-                  <dd>{display(card.fields[f])}</dd>
-                </div>
-              ))}
-            </dl>
-          </section>
-          <section className="card" aria-label="Subscriptions">
-            <h2 className="section-title">Subscriptions</h2>
-            <dl className="fields subs">
-              {channels.map((c) => {
-                const status = card.subscriptions[c];
-                return (
-                  <div key={c} style={{ display: "contents" }}>
-                    <dt>{c === "sms" ? "SMS" : c === "email" ? "Email" : c}</dt>
-                    <dd>
-                      {status ? (
-                        <span className={`badge badge-sub-${status}`}>{status}</span>
-                      ) : (
-                        <span className="muted">no subscription</span>
-                      )}
-                    </dd>
-                  </div>
-                );
-              })}
-            </dl>
-          </section>
-        </div>
-      )}
       {tab === "events" && <Events events={card.events} />}
       {tab === "scenarios" && <Interactions items={card.interactions} nodeNames={nodeNames} />}
     </div>
@@ -217,7 +214,7 @@ function Interactions({ items, nodeNames }: { items: Interaction[]; nodeNames: R
                 </td>
                 <td>
                   <TaskStateBadge state={task.state} />
-                  {task.end_reason && (
+                  {task.end_reason && task.end_reason !== "completed" && (
                     <div className="muted small">{END_REASONS[task.end_reason] ?? task.end_reason}</div>
                   )}
                 </td>

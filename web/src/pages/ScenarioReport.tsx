@@ -6,7 +6,7 @@ import { get } from "../api";
 import { links } from "../router";
 import { ErrorBanner, Loading } from "../components/Feedback";
 import { StatusBadge } from "../components/StatusBadge";
-import { errorMessage, formatCount } from "../components/format";
+import { errorMessage, formatCount, nodeLabel } from "../components/format";
 import type { PeriodStats, RealtimeStats, ScenarioDetail } from "../components/types";
 import { StatsPanel } from "../stats/StatsPanel";
 import { TaskList } from "../stats/TaskList";
@@ -75,7 +75,7 @@ export function ScenarioReport({ scenarioId }: { scenarioId: number }) {
                 {scenario.nodes.map((node) => {
                   const c = counts.get(node.id);
                   const now = inside.get(node.id) ?? 0;
-                  const name = node.name || node.id;
+                  const name = nodeLabel(node);
                   return (
                     <tr key={node.id} data-node-id={node.id}>
                       <td>

@@ -4,7 +4,7 @@
 import { useState } from "react";
 import { get } from "../api";
 import type { PeriodStats, RealtimeStats } from "../components/types";
-import { errorMessage, formatCount } from "../components/format";
+import { errorMessage, formatCount, nodeLabel } from "../components/format";
 import { usePolling } from "./usePolling";
 import "./stats.css";
 
@@ -146,7 +146,7 @@ export function StatsPanel({ scenarioId }: { scenarioId: number }) {
                 {realtime && busyNodes.length === 0 && <span className="stats-muted">No profiles are waiting in any element.</span>}
                 {busyNodes.map((n) => (
                   <span key={n.id} className="stats-node" title={n.id}>
-                    <span className="stats-node-name">{n.name || n.id}</span>
+                    <span className="stats-node-name">{nodeLabel(n)}</span>
                     <span className="stats-node-count">{formatCount(n.inside)}</span>
                   </span>
                 ))}
