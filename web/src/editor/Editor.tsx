@@ -228,10 +228,12 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
       const from = new Date(to.getTime() - (periodDays - 1) * 86_400_000);
       query = `?date_from=${from.toISOString().slice(0, 10)}&date_to=${lastDay.current}`;
     }
+    const started = performance.now();
     const [period, realtime] = await Promise.all([
       get<PeriodStats>(`/scenarios/${scenarioId}/stats${query}`),
       get<RealtimeStats>(`/scenarios/${scenarioId}/stats/realtime`),
     ]);
+    const fetched = performance.now();
     if (!query) lastDay.current = period.date_to;
     const counts = new Map<string, NodeCounts>();
     for (const n of period.nodes) counts.set(n.id, { entered: n.entered, exited: n.exited, errors: n.errors, inside: 0 });
@@ -239,8 +241,14 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
       const c = counts.get(n.id);
       if (c) c.inside = n.inside;
     }
-    stats.update(counts);
+    const changed = stats.update(counts);
     setInsideTotal(realtime.inside);
+    // For benchmarks/ui.py: a poll's cost, fetch included, then applying it up to the next frame.
+    window.requestAnimationFrame(() => {
+      const painted = performance.now();
+      performance.measure("scenaria:poll", { start: started, end: painted, detail: { changed } });
+      performance.measure("scenaria:poll-apply", { start: fetched, end: painted, detail: { changed } });
+    });
   }, [scenarioId, periodDays, stats]);
   useEffect(() => {
     let stopped = false;

@@ -24,8 +24,8 @@ export class StatsStore {
     };
   }
 
-  /** Replace all counts; notify only the nodes whose numbers differ. */
-  update(next: Map<string, NodeCounts>): void {
+  /** Replace all counts; notify only the nodes whose numbers differ (returns how many). */
+  update(next: Map<string, NodeCounts>): number {
     const changed: string[] = [];
     for (const [id, counts] of next) {
       const old = this.counts.get(id);
@@ -47,6 +47,7 @@ export class StatsStore {
       }
     }
     for (const id of changed) this.listeners.get(id)?.forEach((l) => l());
+    return changed.length;
   }
 }
 
