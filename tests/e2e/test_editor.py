@@ -357,6 +357,11 @@ def test_the_default_capture_cannot_be_deleted(page: Page, live: LiveServer) -> 
     page.keyboard.press("Delete")
     expect(page.get_by_test_id("node-bye")).to_have_count(0)
     expect(page.locator(".react-flow__edge")).to_have_count(1)
+    # An edge goes the same way.
+    page.locator(".react-flow__edge").click()
+    expect(page.locator(".react-flow__edge.selected")).to_have_count(1)
+    page.keyboard.press("Delete")
+    expect(page.locator(".react-flow__edge")).to_have_count(0)
     # Selecting everything and deleting keeps the default capture.
     page.get_by_test_id("node-wait").click()
     page.get_by_test_id("node-default").click(modifiers=["Control"])
@@ -369,6 +374,83 @@ def test_the_default_capture_cannot_be_deleted(page: Page, live: LiveServer) -> 
         saved = client.get(f"/scenarios/{sid}").json()
     assert [n["id"] for n in saved["nodes"]] == ["default"]
     assert saved["edges"] == []
+
+
+def test_activation_refused_then_stop_keeping_profiles_and_clear_them(
+    page: Page, live: LiveServer
+) -> None:
+    rule = {"type": "subscription", "channel": "email", "status": "subscribed"}
+    with live.client() as client:
+        db = make_database(client)
+        sid = make_scenario(
+            client,
+            db,
+            nodes=[
+                {"id": "new", "kind": "trigger_any_import", "position": [0, 0]},
+                {
+                    "id": "ok",
+                    "kind": "condition",
+                    "settings": {"rules": [rule]},
+                    "position": [260, 0],
+                },
+                {"id": "wait", "kind": "pause", "settings": {"days": 3}, "position": [520, -90]},
+                {"id": "bye", "kind": "exit", "position": [520, 90]},
+            ],
+            edges=[
+                {"source": "new", "target": "ok"},
+                {"source": "ok", "port": "yes", "target": "wait"},
+            ],
+        )
+    open_editor(page, live, sid)
+    # Saved with an unwired "no" branch: activation is refused and says where.
+    page.get_by_role("button", name="Activate").click()
+    expect(page.get_by_role("alert")).to_contain_text("cannot be activated")
+    expect(page.get_by_test_id("problems-ok")).to_contain_text("'no' branch is not connected")
+    expect(page.get_by_test_id("node-ok")).to_have_class(re.compile("ed-has-problems"))
+    expect(page.get_by_test_id("scenario-status")).to_have_text("draft")
+
+    connect(page, "ok", "no", "bye")
+    page.get_by_role("button", name="Activate").click()  # saves, then activates
+    expect(page.get_by_test_id("scenario-status")).to_have_text("active")
+    expect(page.get_by_test_id("problems-ok")).to_have_count(0)
+    with live.client() as client:
+        import_profiles(client, db)
+    expect(count(page, "inside", "wait")).to_have_text("1", timeout=15_000)
+
+    # Stop, keeping the profile: it stays, frozen.
+    page.get_by_role("button", name="Stop").click()
+    dialog = page.get_by_role("dialog", name="Stop the scenario?")
+    dialog.get_by_label("Keep profiles in the scenario: they wake up on activation").check()
+    dialog.get_by_role("button", name="Stop").click()
+    expect(page.get_by_test_id("scenario-status")).to_have_text("inactive")
+    with live.client() as client:
+        assert client.get(f"/scenarios/{sid}").json()["status"] == "inactive"
+        assert client.get(f"/scenarios/{sid}/stats/realtime").json()["inside"] == 1
+    expect(count(page, "inside", "wait")).to_have_text("1")
+
+    # Removing an element with a profile in it asks first.
+    page.get_by_test_id("node-wait").click()
+    inspector(page).get_by_role("button", name="Delete element").click()
+    page.get_by_role("button", name="Save").click()
+    confirm = page.get_by_role("dialog", name="Remove elements with profiles in them?")
+    expect(confirm).to_contain_text("1 profile(s)")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_test_id("save-state")).to_have_text(re.compile("Unsaved"))
+    page.reload()  # nothing was saved: the element is still there
+
+    # "Clear all profiles" in the scenario settings, after a confirmation.
+    page.get_by_role("button", name="Scenario settings").click()
+    settings = page.get_by_role("dialog", name="Scenario settings")
+    expect(settings.get_by_label("Profile database")).to_be_enabled()
+    settings.get_by_role("button", name="Clear all profiles").click()
+    page.get_by_role("dialog", name="Clear all profiles?").get_by_role(
+        "button", name="Clear all profiles"
+    ).click()
+    expect(page.get_by_role("status").filter(has_text="taken out")).to_contain_text("1 profile")
+    settings.get_by_role("button", name="Cancel").click()
+    expect(count(page, "inside", "wait")).to_have_count(0)
+    with live.client() as client:
+        assert client.get(f"/scenarios/{sid}/stats/realtime").json()["inside"] == 0
 
 
 def _boxes_overlap(a: dict[str, float], b: dict[str, float]) -> bool:

@@ -17,6 +17,7 @@ import {
   type IsValidConnection,
 } from "@xyflow/react";
 import { ApiError, get, patch, post } from "../api";
+import { ConfirmDialog } from "../components/Dialog";
 import { links } from "../router";
 import { StatsPanel } from "../stats/StatsPanel";
 import { TaskList } from "../stats/TaskList";
@@ -25,7 +26,7 @@ import { layout, NODE_HEIGHT, NODE_WIDTH } from "./layout";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { AboutSection, SettingsDialog, StopDialog, type Meta } from "./ScenarioDialogs";
 import { EditorContext, nodeTypes, type EditorContextValue, type ScenarioFlowNode, type ScenarioNodeData } from "./ScenarioNode";
-import { StatsStore, type NodeCounts } from "./statsStore";
+import { formatCount, StatsStore, type NodeCounts } from "./statsStore";
 import {
   DEFAULT_CAPTURE_ID,
   type ApiEdge,
@@ -40,6 +41,7 @@ import {
 import "./editor.css";
 
 const POLL_MS = 2000;
+const NO_PROBLEMS: Problem[] = [];
 
 const PORT_COLOURS: Record<string, string> = { yes: "#12b76a", no: "#f04438", error: "#f79009", next: "#667085" };
 
@@ -216,6 +218,8 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
   const [tasksOf, setTasksOf] = useState<string | null>(null);
   const [periodDays, setPeriodDays] = useState(7);
   const [insideTotal, setInsideTotal] = useState<number | null>(null);
+  const [confirmRemoval, setConfirmRemoval] = useState<{ profiles: number; elements: number } | null>(null);
+  const savedIds = useRef(new Set(initial.nodes.map((n) => n.id)));
   const canvas = useRef<HTMLDivElement>(null);
 
   // -- live statistics: polled into an external store, only changed nodes re-render ----------
@@ -395,12 +399,21 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
     [setNodes],
   );
 
-  const save = useCallback(async (): Promise<boolean> => {
+  const save = useCallback(async (force = false): Promise<boolean> => {
     const body = { ...meta, ...graphOf(nodes, edges) };
+    // Removing an element takes the profiles waiting in it out of the scenario: ask first.
+    const kept = new Set(nodes.map((n) => n.id));
+    const removed = [...savedIds.current].filter((id) => !kept.has(id));
+    const leaving = removed.reduce((sum, id) => sum + (stats.get(id)?.inside ?? 0), 0);
+    if (leaving > 0 && !force) {
+      setConfirmRemoval({ profiles: leaving, elements: removed.length });
+      return false;
+    }
     setBusy(true);
     try {
       const result = await patch<Scenario>(`/scenarios/${scenarioId}`, body);
       setSaved(JSON.stringify(body));
+      savedIds.current = new Set(result.nodes.map((n) => n.id));
       setStatus(result.status);
       showProblems(result.problems);
       // The server adds what the scenario must have (the default capture) if it was missing.
@@ -421,7 +434,7 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
     } finally {
       setBusy(false);
     }
-  }, [meta, nodes, edges, scenarioId, showProblems, setNodes]);
+  }, [meta, nodes, edges, scenarioId, showProblems, setNodes, stats]);
 
   const activate = useCallback(async () => {
     if (dirty && !(await save())) return;
@@ -485,7 +498,14 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
     <EditorContext.Provider value={context}>
       <div className="ed-root">
         <header className="ed-toolbar">
-          <a href={links.list()} className="ed-back" aria-label="Back to the scenarios">
+          <a
+            href={links.list()}
+            className="ed-back"
+            aria-label="Back to the scenarios"
+            onClick={(e) => {
+              if (dirty && !window.confirm("Leave the editor without saving your changes?")) e.preventDefault();
+            }}
+          >
             ←
           </a>
           <input
@@ -521,7 +541,7 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
           <button type="button" onClick={autoLayout}>
             Auto-layout
           </button>
-          <button type="button" className="primary" disabled={busy} onClick={() => void save()}>
+          <button type="button" className="primary" disabled={busy || status === "trashed"} onClick={() => void save()}>
             Save
           </button>
           {status === "active" ? (
@@ -529,11 +549,16 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
               Stop
             </button>
           ) : (
-            <button type="button" className="ed-activate" disabled={busy} onClick={() => void activate()}>
+            <button type="button" className="ed-activate" disabled={busy || status === "trashed"} onClick={() => void activate()}>
               Activate
             </button>
           )}
         </header>
+        {status === "trashed" && (
+          <p className="ed-trashed" role="alert">
+            This scenario is in the trash: restore it from the scenario list to edit or run it.
+          </p>
+        )}
         {showAbout && <AboutSection meta={meta} onChange={(p) => setMeta((m) => ({ ...m, ...p }))} />}
         {(message || problems.length > 0) && (
           <div className="ed-messages">
@@ -595,7 +620,7 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
               nodeId={selected.id}
               data={selected.data}
               kind={kindMap.get(selected.data.kind)}
-              problems={selected.data.problems ?? []}
+              problems={selected.data.problems ?? NO_PROBLEMS}
               onChange={updateNode}
               onDelete={deleteNode}
               onClose={deselect}
@@ -614,6 +639,19 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
               void refreshStats().catch(() => undefined);
             }}
             onClose={() => setShowSettings(false)}
+          />
+        )}
+        {confirmRemoval && (
+          <ConfirmDialog
+            title="Remove elements with profiles in them?"
+            message={`${formatCount(confirmRemoval.profiles)} profile(s) are in the ${confirmRemoval.elements === 1 ? "element" : "elements"} you removed; saving takes them out of the scenario.`}
+            confirmLabel="Save and take them out"
+            danger
+            onClose={() => setConfirmRemoval(null)}
+            onConfirm={async () => {
+              setConfirmRemoval(null);
+              await save(true);
+            }}
           />
         )}
         {showStop && <StopDialog inside={insideTotal} onStop={stop} onClose={() => setShowStop(false)} />}
