@@ -200,27 +200,44 @@ def test_send_a_dynamic_segment(page: Page, live: LiveServer) -> None:
 
 
 def test_scenario_list_screenshot(page: Page, live: LiveServer) -> None:
+    hour = 3600.0
     with live.client() as client:
         db = data.customers(client)
-        data.ok(client.post("/databases", json={"name": "Mobile app users"}), 201)
+        app_users = data.customers(client, "Mobile app users")
         data.promo_codes(live.app)
+        old = data.pause_scenario(client, db, "Black Friday 2025", ["promo"])
+        data.ok(client.post(f"/scenarios/{old}/trash"))
+        data.pause_scenario(client, db, "Order confirmation", ["transactional"], reentry="parallel")
+        live.clock.advance(2 * hour)
+        birthday = data.pause_scenario(client, db, "Birthday greetings", ["loyalty"])
+        data.activate(client, birthday)
+        data.ok(client.post(f"/scenarios/{birthday}/stop", json={"keep_profiles": False}))
+        live.clock.advance(3 * hour)
+        data.pause_scenario(
+            client,
+            app_users,
+            "Push: come back to the app",
+            ["retention", "mobile"],
+            reentry="restart",
+        )
+        live.clock.advance(1 * hour)
         welcome = data.import_welcome(client, db)
         data.activate(client, welcome)
         for name in ["Anna", "Boris", "Chen", "Dana", "Emil", "Farah", "Goran"]:
             data.person(client, db, f"{name.lower()}@example.com", name, "unconfirmed")
+        live.clock.advance(2 * hour)
         cart = data.pause_scenario(client, db, "Abandoned cart reminder", ["cart", "ecommerce"])
         data.activate(client, cart)
         for pid in range(1, 5):
             data.engage(client, cart, pid)
-        birthday = data.pause_scenario(client, db, "Birthday greetings", ["loyalty"])
-        data.activate(client, birthday)
-        data.ok(client.post(f"/scenarios/{birthday}/stop", json={"keep_profiles": False}))
+        live.clock.advance(1 * hour)
         data.pause_scenario(client, db, "Win-back after 90 days", ["retention", "email"])
-        data.pause_scenario(client, db, "Order confirmation", ["transactional"], reentry="parallel")
-        old = data.pause_scenario(client, db, "Black Friday 2025", ["promo"])
-        data.ok(client.post(f"/scenarios/{old}/trash"))
     page.reload()
     expect(row(page, "Welcome").get_by_label("Profiles inside now")).to_have_text("7")
+    expect(row(page, "Abandoned cart reminder").get_by_label("Profiles inside now")).to_have_text(
+        "4"
+    )
+    expect(row(page, "Birthday greetings").get_by_text("Inactive", exact=True)).to_be_visible()
     expect(row(page, "Black Friday 2025")).to_have_count(0)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "scenario-list.png"))

@@ -47,3 +47,11 @@ export function nodeLabel(node: { id: string; kind: string; name: string }): str
   if (node.kind === "default_capture") return "Default profile capture";
   return node.id;
 }
+
+/** Date and time to the minute, in the browser's locale (for lists). */
+export function formatShortDateTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}

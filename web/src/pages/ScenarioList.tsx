@@ -7,7 +7,7 @@ import { ActionDialog } from "../components/Dialog";
 import { EmptyState, ErrorBanner, Loading, Toast } from "../components/Feedback";
 import { Menu, type MenuItem } from "../components/Menu";
 import { StatusBadge, Tag } from "../components/StatusBadge";
-import { errorMessage, formatCount, formatDateTime } from "../components/format";
+import { errorMessage, formatCount, formatShortDateTime } from "../components/format";
 import {
   REENTRY_LABELS,
   type Database,
@@ -68,7 +68,10 @@ export function ScenarioList() {
 
   const databaseName = useMemo(() => new Map(databases.map((d) => [d.id, d.name])), [databases]);
   const tags = useMemo(() => [...new Set((rows ?? []).flatMap((r) => r.tags))].sort(), [rows]);
-  const shown = (rows ?? []).filter((r) => !tag || r.tags.includes(tag));
+  // The most recently changed first.
+  const shown = (rows ?? [])
+    .filter((r) => !tag || r.tags.includes(tag))
+    .sort((a, b) => b.updated_at.localeCompare(a.updated_at) || b.id - a.id);
 
   /** Runs an action, shows `done` (or the API's refusal) and reloads the list. */
   const act = async (action: () => Promise<string>) => {
@@ -236,7 +239,7 @@ export function ScenarioList() {
                       <Tag key={t} name={t} onClick={() => setTag(t)} />
                     ))}
                   </td>
-                  <td className="muted small nowrap">{formatDateTime(s.updated_at)}</td>
+                  <td className="muted small nowrap">{formatShortDateTime(s.updated_at)}</td>
                   <td className="row-actions">
                     <Menu label={`Actions for ${s.name}`} items={menu(s)} />
                   </td>

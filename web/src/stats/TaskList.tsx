@@ -6,6 +6,7 @@ import { links } from "../router";
 import { ConfirmDialog } from "../components/Dialog";
 import { ErrorBanner, EmptyState, Loading } from "../components/Feedback";
 import { TaskStateBadge } from "../components/StatusBadge";
+import { DownloadIcon, TrashIcon } from "../components/Icons";
 import { downloadJson, errorMessage, formatCount, formatDateTime } from "../components/format";
 import type { Profile, ScenarioDetail, WaitingPage, WaitingTask } from "../components/types";
 
@@ -165,8 +166,8 @@ export function TaskList({ scenarioId, nodeId, nodeName, onClose, onChanged }: T
                       <td className="nowrap">{leaves(task)}</td>
                       <td>
                         {task.has_api_content ? (
-                          <button type="button" className="link" onClick={() => void download(task)}>
-                            Download
+                          <button type="button" className="link with-icon" onClick={() => void download(task)}>
+                            <DownloadIcon /> Download
                           </button>
                         ) : (
                           <span className="muted">—</span>
@@ -180,7 +181,7 @@ export function TaskList({ scenarioId, nodeId, nodeName, onClose, onChanged }: T
                           title="Remove from the scenario"
                           onClick={() => setConfirm({ task })}
                         >
-                          🗑
+                          <TrashIcon />
                         </button>
                       </td>
                     </tr>
