@@ -187,6 +187,8 @@ class Result:
     apply_idle_ms: list[float] = field(default_factory=list)
     poll_changed_ms: list[float] = field(default_factory=list)
     apply_changed_ms: list[float] = field(default_factory=list)
+    rerendered_nodes: int = 0
+    rerendered_counts: int = 0
 
 
 COUNTS_PAINTED = """
@@ -227,6 +229,8 @@ FRAMES_START = """
 FRAMES_STOP = """
 () => { window.__recording = false; return window.__frames; }
 """
+
+RENDERS = "() => ({...window.scenariaEditorRenders})"
 
 POLLS = """
 () => {
@@ -282,12 +286,16 @@ def measure(
     idle = page.evaluate(POLLS)
     result.poll_idle_ms = [d for d, changed in idle["poll"] if changed == 0]
     result.apply_idle_ms = [d for d, changed in idle["apply"] if changed == 0]
+    before = page.evaluate(RENDERS)
     for _ in range(runs):
         bump(server, scenario_id, node_ids[2])
         page.wait_for_timeout(2100)
         polled = page.evaluate(POLLS)
         result.poll_changed_ms += [d for d, changed in polled["poll"] if changed > 0]
         result.apply_changed_ms += [d for d, changed in polled["apply"] if changed > 0]
+    after = page.evaluate(RENDERS)
+    result.rerendered_nodes = (after["nodes"] - before["nodes"]) // runs
+    result.rerendered_counts = (after["counts"] - before["counts"]) // runs
     context.close()
     return result
 
@@ -357,6 +365,10 @@ def main() -> None:
     ]
     for name, values in rows:
         print(f"{name:46}" + "".join(f"{v:>30}" for v in values))
+    print(
+        f"{'re-rendered per poll (elements / counts)':46}"
+        + "".join(f"{f'{r.rerendered_nodes} / {r.rerendered_counts}':>30}" for r in results)
+    )
     for r in results:
         print(
             f"pan ({r.label}): 40 mouse moves in {r.pan_ms:.0f} ms, {r.pan_frames} frames "

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Locator, Page, expect
 
+from scenaria.clock import day_of
 from tests.e2e.conftest import SCREENSHOTS, LiveServer
 
 WELCOME = Path(__file__).resolve().parents[2] / "examples" / "welcome.yaml"
@@ -571,10 +573,6 @@ def sixty_node_graph() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def write_counters(live: LiveServer, scenario_id: int, node_ids: list[str]) -> None:
     """Counters as a million profiles would leave them, without running a million."""
-    from collections import Counter
-
-    from scenaria.clock import day_of
-
     day = day_of(live.clock.now())
     waiting = [n for n in node_ids if n.endswith("s0")]  # the first pause of each lane
     counters: Counter[tuple[int, str, int, str]] = Counter()
@@ -606,3 +604,15 @@ def test_a_sixty_node_scenario_with_a_million_inside_shows_every_count(
     expect(count(page, "entered", "l9s3")).to_have_text("in 1,000,059")
     for node in nodes:
         expect(page.get_by_test_id(f"node-{node['id']}")).to_be_in_viewport()
+
+    # A poll re-renders only the counts that changed, never the elements.
+    renders = "() => ({...window.scenariaEditorRenders})"
+    page.wait_for_timeout(2500)  # a poll where nothing changed
+    before = page.evaluate(renders)
+    with live.app.store.transaction() as tx:
+        tx.counters.add(Counter({(sid, "l0s0", day_of(live.clock.now()), "entered"): 1}))
+    expect(count(page, "inside", "l0s0")).to_have_text("100,001", timeout=10_000)
+    page.wait_for_timeout(2500)  # and one more where nothing changed
+    after = page.evaluate(renders)
+    assert after["nodes"] == before["nodes"]
+    assert after["counts"] - before["counts"] == 1

@@ -22,6 +22,7 @@ import { links } from "../router";
 import { StatsPanel } from "../stats/StatsPanel";
 import { TaskList } from "../stats/TaskList";
 import { Inspector } from "./Inspector";
+import { FIELDS_LIST } from "./SchemaForm";
 import { layout, NODE_HEIGHT, NODE_WIDTH } from "./layout";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { AboutSection, SettingsDialog, StopDialog, type Meta } from "./ScenarioDialogs";
@@ -42,6 +43,7 @@ import "./editor.css";
 
 const POLL_MS = 2000;
 const NO_PROBLEMS: Problem[] = [];
+const MAX_TRIGGERS = 10;
 
 const PORT_COLOURS: Record<string, string> = { yes: "#12b76a", no: "#f04438", error: "#f79009", next: "#667085" };
 
@@ -217,7 +219,8 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
   const [showStop, setShowStop] = useState(false);
   const [tasksOf, setTasksOf] = useState<string | null>(null);
   const [periodDays, setPeriodDays] = useState(7);
-  const [insideTotal, setInsideTotal] = useState<number | null>(null);
+  // Read when the stop dialog opens; a ref, so that a poll re-renders nothing here.
+  const insideTotal = useRef<number | null>(null);
   const [confirmRemoval, setConfirmRemoval] = useState<{ profiles: number; elements: number } | null>(null);
   const savedIds = useRef(new Set(initial.nodes.map((n) => n.id)));
   const canvas = useRef<HTMLDivElement>(null);
@@ -246,7 +249,7 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
       if (c) c.inside = n.inside;
     }
     const changed = stats.update(counts);
-    setInsideTotal(realtime.inside);
+    insideTotal.current = realtime.inside;
     // For benchmarks/ui.py: a poll's cost, fetch included, then applying it up to the next frame.
     window.requestAnimationFrame(() => {
       const painted = performance.now();
@@ -278,6 +281,12 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
 
   const openTasks = useCallback((nodeId: string) => setTasksOf(nodeId), []);
   const context = useMemo<EditorContextValue>(() => ({ kinds: kindMap, stats, openTasks }), [kindMap, stats, openTasks]);
+  const [fieldNames, setFieldNames] = useState<string[]>([]);
+  useEffect(() => {
+    get<{ all_fields: Record<string, string> }>(`/databases/${meta.database_id}`)
+      .then((d) => setFieldNames(Object.keys(d.all_fields)))
+      .catch(() => setFieldNames([]));
+  }, [meta.database_id]);
 
   // -- editing ----------------------------------------------------------------------------------
   const current = useMemo(() => JSON.stringify({ ...meta, ...graphOf(nodes, edges) }), [meta, nodes, edges]);
@@ -293,6 +302,15 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
   const addNode = useCallback(
     (kind: string, at?: { x: number; y: number }) => {
       const info = kindMap.get(kind);
+      if (info?.group === "trigger") {
+        const triggers = flow
+          .getNodes()
+          .filter((n) => n.id !== DEFAULT_CAPTURE_ID && kindMap.get(n.data.kind)?.group === "trigger").length;
+        if (triggers >= MAX_TRIGGERS) {
+          setMessage({ text: `A scenario has at most ${MAX_TRIGGERS} triggers.`, tone: "bad" });
+          return;
+        }
+      }
       let position = at;
       if (!position) {
         const box = canvas.current?.getBoundingClientRect();
@@ -497,6 +515,11 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
   return (
     <EditorContext.Provider value={context}>
       <div className="ed-root">
+        <datalist id={FIELDS_LIST}>
+          {fieldNames.map((f) => (
+            <option key={f} value={f} />
+          ))}
+        </datalist>
         <header className="ed-toolbar">
           <a
             href={links.list()}
@@ -654,7 +677,7 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
             }}
           />
         )}
-        {showStop && <StopDialog inside={insideTotal} onStop={stop} onClose={() => setShowStop(false)} />}
+        {showStop && <StopDialog inside={insideTotal.current} onStop={stop} onClose={() => setShowStop(false)} />}
         {tasksOf && (
           <TaskList
             scenarioId={scenarioId}

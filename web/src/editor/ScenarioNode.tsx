@@ -26,8 +26,14 @@ export const EditorContext = createContext<EditorContextValue | null>(null);
 
 const PORT_LABEL: Record<string, string> = { next: "next", yes: "yes", no: "no", error: "error" };
 
+/** Renders so far, for tests and benchmarks/ui.py: a poll must re-render only the counts
+ * that changed, never the elements themselves. */
+export const renders = { nodes: 0, counts: 0 };
+(window as unknown as { scenariaEditorRenders: typeof renders }).scenariaEditorRenders = renders;
+
 function Counts({ nodeId, name }: { nodeId: string; name: string }) {
   const ctx = useContext(EditorContext)!;
+  renders.counts++;
   const counts = useNodeCounts(ctx.stats, nodeId);
   if (!counts) return null;
   return (
@@ -64,6 +70,7 @@ function Counts({ nodeId, name }: { nodeId: string; name: string }) {
 
 function ScenarioNodeView({ id, data, selected }: NodeProps<ScenarioFlowNode>) {
   const ctx = useContext(EditorContext)!;
+  renders.nodes++;
   const kind = ctx.kinds.get(data.kind);
   const group = kind?.group ?? "operator";
   const outputs = kind?.outputs ?? ["next"];

@@ -4,6 +4,11 @@
 import { useId } from "react";
 import type { JsonSchema } from "./types";
 
+/** The id of the editor's <datalist> of the profile database's fields. */
+export const FIELDS_LIST = "ed-profile-fields";
+/** String settings that name a profile field get its suggestions. */
+const FIELD_NAMES = new Set(["field"]);
+
 /** Fields that hold long text (templates, bodies): a textarea. */
 const LONG_TEXT = new Set(["html", "text", "body", "template", "description", "message", "content"]);
 
@@ -220,7 +225,13 @@ export function SchemaField({ name, schema, root, value, required, onChange }: F
         {long ? (
           <textarea id={id} rows={name === "html" || name === "body" ? 6 : 3} value={shown} onChange={(e) => set(e.target.value)} />
         ) : (
-          <input id={id} type="text" value={shown} onChange={(e) => set(e.target.value)} />
+          <input
+            id={id}
+            type="text"
+            value={shown}
+            list={FIELD_NAMES.has(name) ? FIELDS_LIST : undefined}
+            onChange={(e) => set(e.target.value)}
+          />
         )}
         {hint}
       </div>
