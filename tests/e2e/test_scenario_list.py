@@ -125,6 +125,16 @@ def test_activate_stop_keeping_profiles_clone_trash_restore(page: Page, live: Li
     expect(page.get_by_role("status")).to_contain_text("3 kept profiles woke up")
     expect(welcome_row.get_by_text("Active", exact=True)).to_be_visible()
 
+    # The report: every element with its counts, and the statistics panel.
+    menu_item(page, "Welcome", "Open report").click()
+    expect(page).to_have_url(re.compile(rf"#/scenarios/{welcome}/report$"))
+    expect(page.get_by_role("heading", name="Report: Welcome")).to_be_visible()
+    expect(
+        page.get_by_role("button", name="3 profiles in Give them a day to read it")
+    ).to_be_visible()
+    expect(page.get_by_role("region", name="Scenario statistics")).to_be_visible()
+    page.go_back()
+
     # Clone: a new draft with the same graph.
     menu_item(page, "Welcome", "Clone").click()
     copy_row = row(page, "Welcome (copy)")

@@ -145,3 +145,33 @@ def test_profiles_waiting_in_an_element(page: Page, live: LiveServer) -> None:
         assert data.inside(client, cart) == 0
     drawer.get_by_role("button", name="Close").click()
     expect(page.get_by_role("button", name=re.compile("profiles in Wait a day"))).to_have_count(0)
+
+
+def test_task_list_pages_through_many_profiles(page: Page, live: LiveServer) -> None:
+    with live.client() as client:
+        db = data.customers(client)
+        cart = data.pause_scenario(client, db, "Abandoned cart", ["cart"])
+        data.activate(client, cart)
+        rows = [
+            {"fields": {"email": f"buyer{i:02d}@example.com"}, "subscriptions": {}}
+            for i in range(23)
+        ]
+        ids = data.ok(client.post(f"/databases/{db}/profiles/batch", json={"profiles": rows}))[
+            "profile_ids"
+        ]
+        for profile_id in ids:
+            data.engage(client, cart, profile_id)
+        data.settle_in(client, cart, "wait", 23)
+
+    page.goto(f"{live.url}/#/scenarios/{cart}/report")
+    page.get_by_role("button", name="23 profiles in Wait a day").click()
+    drawer = page.get_by_role("dialog", name="Profiles in Wait a day")
+    expect(drawer.locator("tbody tr")).to_have_count(20)
+    expect(drawer.get_by_text(re.compile(r"^1\D20 of 23$"))).to_be_visible()
+    expect(drawer.get_by_role("button", name="Previous")).to_be_disabled()
+    drawer.get_by_role("button", name="Next").click()
+    expect(drawer.locator("tbody tr")).to_have_count(3)
+    expect(drawer.get_by_text(re.compile(r"^21\D23 of 23$"))).to_be_visible()
+    expect(drawer.get_by_role("button", name="Next")).to_be_disabled()
+    # The soonest to leave first: the last page holds the last engaged.
+    expect(drawer.get_by_role("link", name="buyer22@example.com")).to_be_visible()

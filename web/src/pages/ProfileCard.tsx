@@ -152,8 +152,11 @@ export function ProfileCard({ databaseId, profileId }: { databaseId: number; pro
 
 function eventDetails(e: ProfileEvent): string {
   const parts: string[] = [];
-  if (e.data && Object.keys(e.data).length > 0) parts.push(JSON.stringify(e.data));
-  if (e.node_id) parts.push(`node ${e.node_id}`);
+  if (e.data)
+    for (const [key, value] of Object.entries(e.data))
+      parts.push(`${key}: ${typeof value === "object" && value !== null ? JSON.stringify(value) : String(value)}`);
+  if (e.task_id) parts.push(`task #${e.task_id}`);
+  if (e.node_id) parts.push(`element ${e.node_id}`);
   if (e.outbox_key) parts.push(`message ${e.outbox_key}`);
   return parts.join(" · ");
 }

@@ -195,13 +195,13 @@ export function TaskList({ scenarioId, nodeId, nodeName, onClose, onChanged }: T
           {page && total > PAGE_SIZE && (
             <div className="pager">
               <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>
-                ‹ Previous
+                <span aria-hidden="true">‹</span> Previous
               </button>
               <span>
                 {offset + 1}–{last} of {formatCount(total)}
               </span>
               <button type="button" disabled={last >= total} onClick={() => setOffset(offset + PAGE_SIZE)}>
-                Next ›
+                Next <span aria-hidden="true">›</span>
               </button>
             </div>
           )}

@@ -20,6 +20,6 @@ export function usePolling(load: () => Promise<void>, intervalMs: number, enable
       stopped = true;
       if (timer !== undefined) window.clearTimeout(timer);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // `load` is read through a ref: only `deps` restart the polling.
   }, [enabled, intervalMs, ...deps]);
 }
