@@ -56,6 +56,11 @@ def test_period_and_real_time_numbers_follow_the_clock(page: Page, live: LiveSer
     panel.get_by_role("tab", name="Real time").click()
     expect(metric(page, "In the scenario now")).to_have_text("2")
     expect(panel.locator(".stats-node")).to_have_text(["Wait after the SMS2"])
+    panel.get_by_role("button", name="Wait after the SMS").click()
+    waiting = page.get_by_role("dialog", name="Profiles in Wait after the SMS")
+    expect(waiting.get_by_role("link")).to_have_text(["boris@example.com", "chen@example.com"])
+    waiting.get_by_role("button", name="Close").click()
+    expect(waiting).to_have_count(0)
 
     with live.client() as client:
         data.person(client, db, "dana@example.com", "Dana", "unconfirmed")

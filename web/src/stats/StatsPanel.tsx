@@ -5,6 +5,7 @@ import { useState } from "react";
 import { get } from "../api";
 import type { PeriodStats, RealtimeStats } from "../components/types";
 import { errorMessage, formatCount, nodeLabel } from "../components/format";
+import { TaskList } from "./TaskList";
 import { usePolling } from "./usePolling";
 import "./stats.css";
 
@@ -31,6 +32,8 @@ export function StatsPanel({ scenarioId }: { scenarioId: number }) {
   const [period, setPeriod] = useState<PeriodStats | null>(null);
   const [realtime, setRealtime] = useState<RealtimeStats | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [openNode, setOpenNode] = useState<{ id: string; name: string } | null>(null);
+  const [bump, setBump] = useState(0);
 
   usePolling(
     async () => {
@@ -50,7 +53,7 @@ export function StatsPanel({ scenarioId }: { scenarioId: number }) {
     },
     REFRESH_MS,
     open,
-    [scenarioId, mode, chosen, range?.from, range?.to],
+    [scenarioId, mode, chosen, range?.from, range?.to, bump],
   );
 
   const pick = (which: "from" | "to", value: string) => {
@@ -145,15 +148,30 @@ export function StatsPanel({ scenarioId }: { scenarioId: number }) {
               <div className="stats-nodes">
                 {realtime && busyNodes.length === 0 && <span className="stats-muted">No profiles are waiting in any element.</span>}
                 {busyNodes.map((n) => (
-                  <span key={n.id} className="stats-node" title={n.id}>
+                  <button
+                    key={n.id}
+                    type="button"
+                    className="stats-node"
+                    title={`${n.id}: show the profiles in it`}
+                    onClick={() => setOpenNode({ id: n.id, name: nodeLabel(n) })}
+                  >
                     <span className="stats-node-name">{nodeLabel(n)}</span>
                     <span className="stats-node-count">{formatCount(n.inside)}</span>
-                  </span>
+                  </button>
                 ))}
               </div>
             </div>
           )}
         </div>
+      )}
+      {openNode && (
+        <TaskList
+          scenarioId={scenarioId}
+          nodeId={openNode.id}
+          nodeName={openNode.name}
+          onClose={() => setOpenNode(null)}
+          onChanged={() => setBump((b) => b + 1)}
+        />
       )}
     </section>
   );
