@@ -22,7 +22,7 @@ import { links } from "../router";
 import { StatsPanel } from "../stats/StatsPanel";
 import { TaskList } from "../stats/TaskList";
 import { Inspector } from "./Inspector";
-import { FIELDS_LIST } from "./SchemaForm";
+import { FIELDS_LIST, NodeChoices, type NodeChoice } from "./SchemaForm";
 import { layout, NODE_HEIGHT, NODE_WIDTH } from "./layout";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { AboutSection, SettingsDialog, StopDialog, type Meta } from "./ScenarioDialogs";
@@ -501,6 +501,19 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
     return () => window.removeEventListener("keydown", onKey);
   }, [save]);
 
+  // Only names and kinds matter here, so moving an element does not rebuild the list.
+  const choicesKey = nodes.map((n) => `${n.id}\u0000${n.data.kind}\u0000${n.data.name}`).join("\u0001");
+  const nodeChoices = useMemo<NodeChoice[]>(
+    () =>
+      choicesKey
+        .split("\u0001")
+        .filter(Boolean)
+        .map((row) => {
+          const [id, kind, name] = row.split("\u0000");
+          return { id, kind, name };
+        }),
+    [choicesKey],
+  );
   const selected = useMemo(() => {
     const chosen = nodes.filter((n) => n.selected);
     return chosen.length === 1 ? chosen[0] : null;
@@ -634,20 +647,22 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
             >
               <Background gap={20} />
               <Controls />
-              <MiniMap pannable zoomable nodeColor={(n) => `var(--ed-${kindMap.get((n.data as ScenarioNodeData).kind)?.group ?? "operator"})`} />
+              <MiniMap pannable zoomable style={{ width: 160, height: 110 }} nodeColor={(n) => `var(--ed-${kindMap.get((n.data as ScenarioNodeData).kind)?.group ?? "operator"})`} />
             </ReactFlow>
           </div>
           {selected && (
-            <Inspector
-              key={selected.id}
-              nodeId={selected.id}
-              data={selected.data}
-              kind={kindMap.get(selected.data.kind)}
-              problems={selected.data.problems ?? NO_PROBLEMS}
-              onChange={updateNode}
-              onDelete={deleteNode}
-              onClose={deselect}
-            />
+            <NodeChoices.Provider value={nodeChoices}>
+              <Inspector
+                key={selected.id}
+                nodeId={selected.id}
+                data={selected.data}
+                kind={kindMap.get(selected.data.kind)}
+                problems={selected.data.problems ?? NO_PROBLEMS}
+                onChange={updateNode}
+                onDelete={deleteNode}
+                onClose={deselect}
+              />
+            </NodeChoices.Provider>
           )}
         </div>
         <StatsPanel scenarioId={scenarioId} />

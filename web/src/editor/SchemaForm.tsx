@@ -1,13 +1,18 @@
 /** A form built from a node kind's settings JSON Schema (as Pydantic writes it): strings,
  * numbers, booleans, enums, arrays, nested objects, $ref/$defs, anyOf-null and
  * discriminated oneOf unions. Only what the user sets is stored; defaults show as-is. */
-import { useId } from "react";
+import { createContext, useContext, useId } from "react";
 import type { JsonSchema } from "./types";
 
 /** The id of the editor's <datalist> of the profile database's fields. */
 export const FIELDS_LIST = "ed-profile-fields";
 /** String settings that name a profile field get its suggestions. */
 const FIELD_NAMES = new Set(["field"]);
+
+/** Elements a setting may refer to (a Condition's message rule names an Email/SMS node). */
+export type NodeChoice = { id: string; name: string; kind: string };
+export const NodeChoices = createContext<NodeChoice[]>([]);
+const NODE_REFERENCES: Record<string, string[]> = { node: ["email", "sms"] };
 
 /** Fields that hold long text (templates, bodies): a textarea. */
 const LONG_TEXT = new Set(["html", "text", "body", "template", "description", "message", "content"]);
@@ -212,6 +217,9 @@ export function SchemaField({ name, schema, root, value, required, onChange }: F
       </div>
     );
   }
+  if (t === "string" && NODE_REFERENCES[name]) {
+    return <NodeSelect id={id} label={label} kinds={NODE_REFERENCES[name]} value={value} onChange={onChange} />;
+  }
   if (t === "string") {
     const shown = (value ?? s.default ?? "") as string;
     const long = LONG_TEXT.has(name) || (s.maxLength ?? 0) > 300;
@@ -412,5 +420,41 @@ function MapField({ label, value, onChange }: { label: string; value: unknown; o
         + Add
       </button>
     </fieldset>
+  );
+}
+
+function NodeSelect({
+  id,
+  label,
+  kinds,
+  value,
+  onChange,
+}: {
+  id: string;
+  label: string;
+  kinds: string[];
+  value: unknown;
+  onChange: (value: unknown) => void;
+}) {
+  const choices = useContext(NodeChoices).filter((c) => kinds.includes(c.kind));
+  const current = typeof value === "string" ? value : "";
+  return (
+    <div className="ed-field">
+      <span className="ed-field-head">
+        <label htmlFor={id}>{label}</label>
+        <span className="ed-required" aria-hidden="true">
+          *
+        </span>
+      </span>
+      <select id={id} value={current} onChange={(e) => onChange(e.target.value || undefined)}>
+        <option value="">— choose an element —</option>
+        {current && !choices.some((c) => c.id === current) && <option value={current}>{current} (missing)</option>}
+        {choices.map((c) => (
+          <option key={c.id} value={c.id}>
+            {c.name || c.id} ({c.id})
+          </option>
+        ))}
+      </select>
+    </div>
   );
 }
