@@ -11,6 +11,9 @@ from playwright.sync_api import Page, expect
 from tests.e2e import data
 from tests.e2e.conftest import SCREENSHOTS, LiveServer
 
+# The worker and the server share two busy cores with the browser: be patient.
+expect.set_options(timeout=15_000)
+
 DAY = 86_400.0
 
 REWARD_PATH = [
