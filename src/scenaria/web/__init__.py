@@ -1,4 +1,4 @@
-"""The web UI's built files (``static/``), produced from ``web/`` by Vite and shipped in the package."""
+"""The web UI's built files (``static/``): made from ``web/`` by Vite, shipped in the package."""
 
 from pathlib import Path
 
