@@ -239,12 +239,12 @@ def worker_command(
     deliver: Annotated[
         bool, typer.Option("--deliverer/--no-deliverer", help="Deliver due messages.")
     ] = True,
-    batch_timeout: Annotated[
+    batch_lease: Annotated[
         float,
         typer.Option(
             min=0.1,
-            help="PostgreSQL: seconds a claimed batch may sit unfinished before the server "
-            "takes it back for another worker.",
+            help="PostgreSQL: seconds a worker's batch transaction may sit idle (the worker "
+            "hangs) before the batch is taken from it for another worker.",
         ),
     ] = 300.0,
     clock_file: Annotated[Path | None, typer.Option("--test-clock-file", hidden=True)] = None,
@@ -280,7 +280,7 @@ def worker_command(
             batch_size=batch_size,
         ),
         clock=clock,
-        store=Store(database, idle_transaction_timeout=batch_timeout),
+        store=Store(database, batch_lease=batch_lease),
     )
     with scenaria:
         worker = Worker(scenaria, idle, schedule=schedule, deliver=deliver)

@@ -90,7 +90,17 @@ class Worker:
                 self.done.failed_batches += 1
                 moved = 0
             if moved == 0:
+                self._end_stale_batches()
                 self._stop.wait(self.idle_seconds)
+
+    def _end_stale_batches(self) -> None:
+        try:
+            ended = self.app.store.end_stale_batches()
+        except Exception:
+            log.exception("could not look for hung workers")
+            return
+        if ended:
+            log.warning("ended %d hung worker transaction(s); their batches are free again", ended)
 
     def start(self) -> None:
         """Run in a background thread (next to the API server)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -18,6 +18,8 @@ from scenaria.store.schema import metadata
 
 DEFAULT_URL = "sqlite:///scenaria.db"
 ENV_URL = "SCENARIA_DATABASE_URL"
+WORKER_APPLICATION = "scenaria-worker"
+"""How worker sessions name themselves to PostgreSQL."""
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -57,13 +59,16 @@ class Store:
         url: str | None = None,
         *,
         echo: bool = False,
-        idle_transaction_timeout: float | None = None,
+        batch_lease: float | None = None,
     ) -> None:
-        """``idle_transaction_timeout`` (PostgreSQL): seconds a transaction may sit
-        idle before the server ends the session and rolls it back. A worker holds
-        its claimed batch in one transaction, so this is the lease on the batch:
-        a worker that hangs mid-batch loses it and another worker takes it over."""
+        """``batch_lease`` (PostgreSQL, for workers): seconds a worker's transaction
+        may sit idle before it loses what it claimed. A worker holds its claimed
+        batch in one transaction: if the worker dies, the server rolls it back; if
+        it hangs, the server ends the session after the lease (and other workers
+        end it too, see :meth:`end_stale_batches`); if its host vanishes, TCP
+        keepalives end it. Either way the batch goes back to the queue."""
         self.url = database_url(url)
+        self.batch_lease = batch_lease
         # orjson: JSON columns (task data, profiles, payloads) are on the hot path.
         kwargs: dict[str, Any] = {
             "echo": echo,
@@ -76,10 +81,18 @@ class Store:
                 kwargs["connect_args"] = {"check_same_thread": False}
             else:
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        elif idle_transaction_timeout is not None:
-            milliseconds = max(1, round(idle_transaction_timeout * 1000))
+        elif batch_lease is not None:
             kwargs["connect_args"] = {
-                "options": f"-c idle_in_transaction_session_timeout={milliseconds}"
+                "application_name": WORKER_APPLICATION,
+                "options": " ".join(
+                    f"-c {name}={value}"
+                    for name, value in (
+                        ("idle_in_transaction_session_timeout", max(1, round(batch_lease * 1000))),
+                        ("tcp_keepalives_idle", 30),
+                        ("tcp_keepalives_interval", 10),
+                        ("tcp_keepalives_count", 3),
+                    )
+                ),
             }
         self.engine = create_engine(self.url, **kwargs)
         if self.engine.dialect.name == "sqlite":
@@ -118,6 +131,28 @@ class Store:
             conn = conn.execution_options(readonly=True)
             with conn.begin():
                 yield Tx(conn)
+
+    def end_stale_batches(self) -> int:
+        """End other workers' transactions idle for longer than the batch lease; their
+        batches go back to the queue. Returns how many were ended.
+
+        The server's own idle timeout does not fire after a pipelined
+        ``executemany`` (psycopg's), so live workers enforce the lease on each other.
+        """
+        if self.batch_lease is None or self.dialect != "postgresql":
+            return 0
+        with self.engine.connect() as conn:
+            ended = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = :app "
+                    "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%' "
+                    "AND state_change < now() - make_interval(secs => :lease)"
+                ),
+                {"app": WORKER_APPLICATION, "lease": self.batch_lease},
+            ).scalar_one()
+            conn.commit()
+        return int(ended)
 
     def dispose(self) -> None:
         self.engine.dispose()
