@@ -370,11 +370,16 @@ def test_the_default_capture_cannot_be_deleted(page: Page, live: LiveServer) -> 
     page.keyboard.press("Delete")
     expect(page.get_by_test_id("node-wait")).to_have_count(0)
     expect(default).to_be_visible()
+    # Clicking a palette item adds the element in the middle of the view, selected.
+    page.get_by_role("button", name="Add Exit").click()
+    added = page.get_by_test_id("node-exit_1")
+    expect(added).to_be_in_viewport()
+    expect(inspector(page).get_by_text("exit_1", exact=True)).to_be_visible()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
     with live.client() as client:
         saved = client.get(f"/scenarios/{sid}").json()
-    assert [n["id"] for n in saved["nodes"]] == ["default"]
+    assert [n["id"] for n in saved["nodes"]] == ["default", "exit_1"]
     assert saved["edges"] == []
 
 
