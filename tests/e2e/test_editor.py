@@ -627,3 +627,24 @@ def test_a_sixty_node_scenario_with_a_million_inside_shows_every_count(
     after = page.evaluate(renders)
     assert after["nodes"] == before["nodes"], (before, after)
     assert after["counts"] - before["counts"] == 1, (before, after)
+
+
+def test_a_required_attribute_is_chosen_in_the_about_section(page: Page, live: LiveServer) -> None:
+    with live.client() as client:
+        sid = make_scenario(client, make_database(client))
+        answer = client.put(
+            "/scenario-attributes/team", json={"required": True, "choices": ["sales", "support"]}
+        )
+        assert answer.status_code == 200, answer.text
+    open_editor(page, live, sid)
+    page.get_by_label("Scenario name").fill("Welcome (sales)")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("problems")).to_contain_text("attribute 'team' is required")
+    about = page.get_by_role("region", name="About")
+    about.get_by_label("team").select_option("sales")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+    with live.client() as client:
+        saved = client.get(f"/scenarios/{sid}").json()
+    assert saved["attributes"] == {"team": "sales"}
+    assert saved["name"] == "Welcome (sales)"

@@ -412,6 +412,8 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
   const showProblems = useCallback(
     (list: Problem[]) => {
       setProblems(list);
+      // Attribute values are set in the About section: open it when one is missing or wrong.
+      if (list.some((p) => p.code.endsWith("_attribute"))) setShowAbout(true);
       setNodes((ns) => withProblems(ns, list));
     },
     [setNodes],
@@ -654,6 +656,7 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
             <NodeChoices.Provider value={nodeChoices}>
               <Inspector
                 key={selected.id}
+                scenarioId={scenarioId}
                 nodeId={selected.id}
                 data={selected.data}
                 kind={kindMap.get(selected.data.kind)}

@@ -6,6 +6,7 @@ import type { ScenarioNodeData } from "./ScenarioNode";
 import { DEFAULT_CAPTURE_ID, type NodeKind, type Problem, type Settings } from "./types";
 
 type Props = {
+  scenarioId: number;
   nodeId: string;
   data: ScenarioNodeData;
   kind: NodeKind | undefined;
@@ -15,7 +16,7 @@ type Props = {
   onClose: () => void;
 };
 
-function InspectorView({ nodeId, data, kind, problems, onChange, onDelete, onClose }: Props) {
+function InspectorView({ scenarioId, nodeId, data, kind, problems, onChange, onDelete, onClose }: Props) {
   const nameId = useId();
   const isDefault = nodeId === DEFAULT_CAPTURE_ID;
   const schema = kind?.settings_schema ?? {};
@@ -43,6 +44,13 @@ function InspectorView({ nodeId, data, kind, problems, onChange, onDelete, onClo
             Built into every scenario; it cannot be removed. Profiles enter here when they are sent to the scenario
             through the API, added by hand, sent from a dynamic segment or by a jump from another scenario.
           </p>
+        )}
+        {isDefault && (
+          <div className="ed-note">
+            Through the API:
+            <pre className="ed-code">{`POST ${window.location.origin}/scenarios/${scenarioId}/engage
+{"profile_id": 123, "api_content": {…}}`}</pre>
+          </div>
         )}
         {problems.length > 0 && (
           <ul className="ed-inspector-problems" aria-label="Problems of this element">
