@@ -169,6 +169,7 @@ def _worker_main(url: str, batch_size: int, conn: Connection) -> None:
             conn.send({"stopped": True})
             return
         started = time.perf_counter()
+        cpu = time.process_time()
         before = app.scheduler.transitions
         out: dict[str, Any] = {}
         if command == "drain":
@@ -186,6 +187,8 @@ def _worker_main(url: str, batch_size: int, conn: Connection) -> None:
                 moved += n
             out["moved"] = moved
             out["rss_samples"] = samples
+            out["rss_before_shrink_mib"] = rss_mib()
+            out["rss_shrunk_mib"] = _shrink(app)
         elif command == "until_idle":
             app.run_until_idle(clock, max_rounds=10**9)
         elif command == "realtime":
@@ -194,11 +197,27 @@ def _worker_main(url: str, batch_size: int, conn: Connection) -> None:
             raise ValueError(command)
         out.update(
             seconds=time.perf_counter() - started,
+            cpu_s=time.process_time() - cpu,
             transitions=app.scheduler.transitions - before,
             rss_mib=rss_mib(),
             peak_rss_mib=peak_rss_mib(),
         )
         conn.send(out)
+
+
+def _shrink(app: App) -> float:
+    """RSS once SQLite's page cache is let go (``PRAGMA shrink_memory``) and the C
+    heap trimmed: what the worker holds besides the database's cache."""
+    import ctypes
+
+    if app.store.dialect == "sqlite":
+        with app.store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA shrink_memory")
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return rss_mib()
 
 
 def _realtime(app: App, params: dict[str, Any]) -> dict[str, Any]:

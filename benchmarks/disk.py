@@ -37,6 +37,26 @@ def sqlite_breakdown(path: Path) -> list[tuple[str, str, int]]:
     return out
 
 
+def sqlite_row_lines(path: Path, tasks: int) -> list[str]:
+    """What the big tables hold per finished task: rows and raw column bytes."""
+    db = sqlite3.connect(path)
+    out = ["| rows | per task | raw bytes per task |", "|---|---:|---:|"]
+    for channel, count, payload in db.execute(
+        "SELECT channel, count(*), sum(length(payload) + coalesce(length(response), 0)) "
+        "FROM outbox GROUP BY channel ORDER BY 3 DESC"
+    ):
+        out.append(
+            f"| outbox, {channel} (payload + response) | {count / tasks:.2f} "
+            f"| {payload / tasks:,.0f} |"
+        )
+    (visits,) = db.execute("SELECT count(*) FROM visits").fetchone()
+    out.append(f"| visits | {visits / tasks:.2f} | - |")
+    (data,) = db.execute("SELECT sum(coalesce(length(data), 0)) FROM tasks").fetchone()
+    out.append(f"| tasks (data JSON) | 1.00 | {data / tasks:,.0f} |")
+    db.close()
+    return out
+
+
 def pg_breakdown(dsn: str) -> tuple[int, list[tuple[str, str, int]]]:
     """The bytes of Scenaria's tables (heap, TOAST, free-space and visibility maps)
     and indexes, and (table, object, bytes) for each, largest first. PostgreSQL's own

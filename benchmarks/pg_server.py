@@ -98,6 +98,23 @@ class PgServer:
         self.started = True
         return self
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far: the postmaster, its live backends and
+        the children it has reaped."""
+        import psutil
+
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        master = psutil.Process(pid)
+        t = master.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in master.children(recursive=True):
+            try:
+                c = child.cpu_times()
+                total += c.user + c.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     def version(self) -> str:
         out = subprocess.run(
             [str(BIN / "postgres"), "--version"], check=True, capture_output=True, text=True

@@ -31,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,7 +117,8 @@ def bench_sqlite(res: Results, sizes: list[int], tmp: Path, ctx: dict[str, Any])
         bare_import = bare_import_s(tmp / f"bare-{n}.db", n)
         path.unlink()
         ctx.setdefault("sqlite_runs", []).append(run)
-        ctx["sqlite_tps"] = run.transitions_per_s
+        ctx.setdefault("sqlite_tps", run.transitions_per_s)
+        ctx.setdefault("sqlite_tps_size", n)
         res.add(
             Row(
                 f"node transitions/s, SQLite, {n:,} profiles, 1 worker",
@@ -155,7 +157,7 @@ def bench_sqlite(res: Results, sizes: list[int], tmp: Path, ctx: dict[str, Any])
             )
         )
         per_task = run.db_bytes / n
-        ctx["sqlite_bytes_per_task"] = per_task
+        ctx.setdefault("sqlite_bytes_per_task", per_task)
         res.add(
             Row(
                 f"database bytes per finished task, SQLite, {n:,} (visits, messages incl.)",
@@ -173,6 +175,8 @@ def bench_sqlite(res: Results, sizes: list[int], tmp: Path, ctx: dict[str, Any])
         res.detail(
             f"Bytes per finished task on SQLite, {n:,} tasks (dbstat, whole pages):\n\n"
             + "\n".join(breakdown_lines(run.objects, n))
+            + "\n\nWhat they hold:\n\n"
+            + "\n".join(run.row_lines)
         )
 
 
@@ -227,11 +231,33 @@ def _run_detail(run: WelcomeRun) -> str:
         f"{run.import_s:.1f} s ({run.profiles / run.import_s:,.0f} profiles/s), first email "
         f"{run.first_email_s:.1f} s, rest {run.rest_s:.1f} s, {run.transitions:,} transitions "
         f"({run.transitions_per_s:,.0f}/s); worker RSS with all waiting "
-        f"{run.worker_rss_waiting_mib:.0f} MiB, worker peak {run.worker_peak_rss_mib:.0f} MiB"
+        f"{run.worker_rss_waiting_mib:.0f} MiB ({run.worker_rss_shrunk_mib:.0f} MiB once the "
+        f"SQLite page cache is let go), worker peak {run.worker_peak_rss_mib:.0f} MiB"
         + (f"; import rate (profiles/s) by tenth: {', '.join(rates)}" if rates else "")
         + (f"; RSS (MiB) by tasks waiting: {samples}" if samples else "")
-        + f"; database {run.db_bytes / run.profiles:,.0f} B per finished task."
+        + f"; database {run.db_bytes / run.profiles:,.0f} B per finished task. "
+        + _cpu_detail(run)
     )
+
+
+def _cpu_detail(run: WelcomeRun) -> str:
+    """CPU per transition, and what it implies for 2 cores."""
+    us = 1e6 / run.transitions
+    wall = run.run_s * us
+    text = f"CPU per transition: workers {run.worker_cpu_s * us:.0f} µs"
+    busy = run.worker_cpu_s
+    if run.server_cpu_s is not None:
+        text += f", PostgreSQL server {run.server_cpu_s * us:.0f} µs"
+        busy += run.server_cpu_s
+    text += (
+        f"; wall {wall:.0f} µs per transition, so the run kept {busy / run.run_s:.2f} of "
+        f"the 2 cores busy (the rest: waiting, or other processes)"
+    )
+    if run.server_cpu_s is not None:
+        text += f"; 2 cores at this CPU cost allow at most {2 * run.transitions / busy:,.0f}/s."
+    else:
+        text += "."
+    return text
 
 
 def bench_postgres(
@@ -262,7 +288,15 @@ def bench_postgres(
                 name = f"bench_{n}_{w}"
                 db_url, dsn = fresh_database(server_url, name, template)
                 res.log(f"postgres: {n:,} profiles, {w} worker(s)")
-                run = run_welcome(db_url, n, w, pg_dsn=dsn, prepared=prepared, say=res.log)
+                run = run_welcome(
+                    db_url,
+                    n,
+                    w,
+                    pg_dsn=dsn,
+                    prepared=prepared,
+                    server_cpu=server.cpu_seconds if server is not None else None,
+                    say=res.log,
+                )
                 tps[(n, w)] = run.transitions_per_s
                 res.detail(_run_detail(run))
                 if n == min(sizes) and w == counts[-1]:
@@ -412,7 +446,7 @@ def bench_spiff(res: Results, profiles: int, tmp: Path, ctx: dict[str, Any]) -> 
     db = spiff_bench.run(profiles, "sqlite", tmp / "spiff.db")
     res.log(f"  {db['transitions_per_s']:,.0f}/s")
     ours = ctx.get("sqlite_tps")
-    label = "Scenaria SQLite"
+    label = f"Scenaria SQLite, {ctx.get('sqlite_tps_size', 0):,}"
     if ours is None:
         path = tmp / "for-spiff.db"
         run = run_welcome(f"sqlite:///{path}", profiles, 1, sqlite_path=path, say=res.log)
@@ -468,7 +502,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 profiles everywhere")
     parser.add_argument("--postgres-url", help="use this server instead of a throwaway one")
     parser.add_argument("--only", nargs="*", choices=NAMES, help="run only these benchmarks")
-    parser.add_argument("--sizes", type=int, nargs="*", help="profile counts (override)")
+    parser.add_argument("--sizes", type=int, nargs="*", help="SQLite profile counts")
+    parser.add_argument(
+        "--pg-sizes",
+        type=int,
+        nargs="*",
+        help="PostgreSQL profile counts (default 100,000; --quick 10,000)",
+    )
     parser.add_argument(
         "--pg-workers-large",
         type=int,
@@ -483,7 +523,9 @@ def main() -> None:
     only = set(args.only or NAMES)
     quick = args.quick
     sizes = args.sizes or ([10_000] if quick else [100_000, 1_000_000])
-    pg_sizes = args.sizes or ([10_000] if quick else [100_000, 1_000_000])
+    # PostgreSQL at 1,000,000 is left to --pg-sizes: on 2 shared cores it takes about
+    # a quarter of an hour per worker count (see the README of the results).
+    pg_sizes = args.pg_sizes or ([10_000] if quick else [100_000])
     spiff_n = args.spiff_profiles or (2_000 if quick else 20_000)
     wake_n = 10_000 if quick else 100_000
     steady_n, rate = (10_000, 2_000.0) if quick else (60_000, 3_000.0)
@@ -491,6 +533,16 @@ def main() -> None:
 
     res = Results()
     ctx: dict[str, Any] = {}
+    loads: list[float] = []
+    stop_sampling = threading.Event()
+
+    def sample_load() -> None:
+        while True:
+            loads.append(os.getloadavg()[0])
+            if stop_sampling.wait(15):
+                return
+
+    threading.Thread(target=sample_load, daemon=True).start()
     header = machine()
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -513,14 +565,18 @@ def main() -> None:
         if "spiff" in only:
             bench_spiff(res, spiff_n, tmp, ctx)
     elapsed = time.perf_counter() - started
+    stop_sampling.set()
     lines = [
         f"# Scenaria benchmark suite — {stamp}{' (--quick)' if quick else ''}",
         "",
         "Command: `.venv/bin/python benchmarks/suite.py " + " ".join(sys.argv[1:]) + "`",
         "",
         *header,
-        f"- suite wall time {elapsed / 60:.1f} min; coordinator peak RSS "
-        f"{peak_rss_mib():.0f} MiB; load average at end {os.getloadavg()[0]:.2f}",
+        f"- suite wall time {elapsed / 60:.1f} min; coordinator peak RSS {peak_rss_mib():.0f} MiB",
+        f"- 1-minute load average during the run (every 15 s): mean "
+        f"{sum(loads) / len(loads):.1f}, max {max(loads):.1f}; the suite alone keeps it near "
+        f"2 (a worker and the coordinator or the server), more means other processes "
+        f"shared the 2 cores",
         "",
         *table(res.rows),
         "",

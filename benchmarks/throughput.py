@@ -15,12 +15,13 @@ as in ``benchmarks/engine.py``. Then the database's bytes per finished task.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from common import START, Workers, heartbeat, import_profiles, make_app, setup_welcome
-from disk import pg_breakdown, sqlite_breakdown, sqlite_file_bytes
+from disk import pg_breakdown, sqlite_breakdown, sqlite_file_bytes, sqlite_row_lines
 from scenaria.clock import FakeClock
 
 
@@ -37,8 +38,12 @@ class WelcomeRun:
     rss_samples: list[tuple[int, float]] = field(default_factory=list)
     worker_rss_waiting_mib: float = 0.0
     worker_peak_rss_mib: float = 0.0
+    worker_rss_shrunk_mib: float = 0.0
     db_bytes: int = 0
     objects: list[tuple[str, str, int]] = field(default_factory=list)
+    row_lines: list[str] = field(default_factory=list)
+    worker_cpu_s: float = 0.0
+    server_cpu_s: float | None = None
 
     @property
     def run_s(self) -> float:
@@ -96,6 +101,7 @@ def run_welcome(
     sqlite_path: Path | None = None,
     pg_dsn: str | None = None,
     prepared: Prepared | None = None,
+    server_cpu: Callable[[], float] | None = None,
     say: Any = print,
 ) -> WelcomeRun:
     """Import (unless ``prepared`` says it was done: a copy of an imported database),
@@ -106,15 +112,18 @@ def run_welcome(
     run.import_s, scenario_id, run.import_splits = prepared or prepare_welcome(url, profiles, say)
 
     with Workers(url, workers) as pool:
+        server_before = server_cpu() if server_cpu else None
         done = heartbeat(f"{label}: first email", say)
         run.first_email_s, answers = pool.run("drain", {"sample_every": max(profiles // 10, 1000)})
         done.set()
         moved = sum(a["moved"] for a in answers)
         assert moved == profiles, (moved, profiles)
         run.transitions += sum(a["transitions"] for a in answers)
+        run.worker_cpu_s += sum(a["cpu_s"] for a in answers)
         if workers == 1:
             run.rss_samples = answers[0]["rss_samples"]
-        run.worker_rss_waiting_mib = max(a["rss_mib"] for a in answers)
+        run.worker_rss_waiting_mib = max(a["rss_before_shrink_mib"] for a in answers)
+        run.worker_rss_shrunk_mib = max(a["rss_shrunk_mib"] for a in answers)
         say(
             f"  {label}: past the first email in {run.first_email_s:.1f} s, "
             f"worker RSS {run.worker_rss_waiting_mib:.0f} MiB"
@@ -123,6 +132,9 @@ def run_welcome(
         run.rest_s, answers = pool.run("until_idle")
         done.set()
         run.transitions += sum(a["transitions"] for a in answers)
+        run.worker_cpu_s += sum(a["cpu_s"] for a in answers)
+        if server_cpu and server_before is not None:
+            run.server_cpu_s = server_cpu() - server_before
         run.worker_peak_rss_mib = max(a["peak_rss_mib"] for a in answers)
     app = make_app(url, FakeClock(START))
     stats = app.stats.scenario(scenario_id, all_time=True)
@@ -132,6 +144,7 @@ def run_welcome(
     if sqlite_path is not None:
         run.db_bytes = sqlite_file_bytes(sqlite_path)
         run.objects = sqlite_breakdown(sqlite_path)
+        run.row_lines = sqlite_row_lines(sqlite_path, profiles)
     elif pg_dsn is not None:
         run.db_bytes, run.objects = pg_breakdown(pg_dsn)
     return run
