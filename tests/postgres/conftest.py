@@ -169,7 +169,9 @@ class WorkerProcess:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 60.0) -> WorkerReport:
-        """SIGTERM, wait for a clean exit, and read its closing report."""
+        """SIGTERM (once it has started and handles it), wait for a clean exit, and
+        read its closing report."""
+        wait_for(lambda: " started" in self.output(), f"worker {self.pid} to start", 60, [self])
         self.process.send_signal(signal.SIGTERM)
         try:
             code = self.process.wait(timeout)

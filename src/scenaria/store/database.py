@@ -82,12 +82,17 @@ class Store:
             else:
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         elif batch_lease is not None:
+            lease_ms = max(1, round(batch_lease * 1000))
             kwargs["connect_args"] = {
                 "application_name": WORKER_APPLICATION,
                 "options": " ".join(
                     f"-c {name}={value}"
                     for name, value in (
-                        ("idle_in_transaction_session_timeout", max(1, round(batch_lease * 1000))),
+                        ("idle_in_transaction_session_timeout", lease_ms),
+                        # Nor does a worker wait longer for a hung one's row locks (a
+                        # counter row, say): its batch fails, is retried, and while idle
+                        # it ends the hung transaction.
+                        ("lock_timeout", lease_ms),
                         ("tcp_keepalives_idle", 30),
                         ("tcp_keepalives_interval", 10),
                         ("tcp_keepalives_count", 3),
