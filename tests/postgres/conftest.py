@@ -171,7 +171,7 @@ class WorkerProcess:
     def stop(self, timeout: float = 60.0) -> WorkerReport:
         """SIGTERM (once it has started and handles it), wait for a clean exit, and
         read its closing report."""
-        wait_for(lambda: " started" in self.output(), f"worker {self.pid} to start", 60, [self])
+        self.wait_started()
         self.process.send_signal(signal.SIGTERM)
         try:
             code = self.process.wait(timeout)
@@ -181,6 +181,10 @@ class WorkerProcess:
             raise AssertionError(f"worker {self.pid} ignored SIGTERM:\n{self.output()}") from None
         assert code == 0, f"worker {self.pid} exited with {code}:\n{self.output()}"
         return WorkerReport.parse(self.output())
+
+    def wait_started(self) -> None:
+        """Until it is up: connected, polling, and handling SIGTERM."""
+        wait_for(lambda: " started" in self.output(), f"worker {self.pid} to start", 60, [self])
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

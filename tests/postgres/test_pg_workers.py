@@ -159,6 +159,8 @@ def test_four_workers_take_20000_profiles_through_the_welcome_scenario(
     db_id, scenario_id = start_welcome(pg_app, http_keys.url, codes=confirmed + 10)
     resources = resources_file(tmp_path / "resources.json", http_keys, mail_keys)
     workers = [spawn_worker("--resources", str(resources)) for _ in range(4)]
+    for worker in workers:
+        worker.wait_started()
     store = pg_app.store
     t0 = file_clock.now()
 
@@ -369,6 +371,8 @@ def test_two_deliverers_claim_disjoint_messages(
         spawn_worker("--no-scheduler", "--resources", str(resources), "--idle", "0.01")
         for _ in range(2)
     ]
+    for deliverer in deliverers:
+        deliverer.wait_started()
     scenario_id = queue_sms(pg_app, 3000)
     settle(pg_app.store, file_clock, deliverers)
     reports = [w.stop() for w in deliverers]
