@@ -257,8 +257,8 @@ def worker_command(
 ) -> None:
     """Run the engine alone: advance due tasks and deliver due messages until SIGTERM.
 
-    Any number of workers may share one PostgreSQL database; run `scenaria db upgrade`
-    first, and give every process the same SCENARIA_SECRET.
+    Any number of workers may share one PostgreSQL database.
+    Run `scenaria db upgrade` first; give every process the same SCENARIA_SECRET.
     """
     import logging
     import os
