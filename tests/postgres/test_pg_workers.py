@@ -431,6 +431,36 @@ def test_a_deliverer_killed_after_sending_is_taken_over_when_its_lease_expires(
     assert all(messages[k][2] == (2 if k in leased_keys else 1) for k in messages)
 
 
+def test_sigterm_puts_a_deliverers_unsent_messages_back(
+    pg_app: App,
+    file_clock: FileClock,
+    spawn_worker: Spawn,
+    http_keys: KeyedHttpSink,
+    tmp_path: Path,
+) -> None:
+    resources = resources_file(tmp_path / "resources.json", http_keys)
+    scenario_id = queue_sms(pg_app, 500)
+    marker = tmp_path / "held"
+    stopping = spawn_worker(
+        "--no-scheduler", "--resources", str(resources), "--test-hold-after-send", str(marker)
+    )
+    wait_for(lambda: held(marker), "the deliverer to send its first message", workers=[stopping])
+    assert stopping.stop().messages == 200
+
+    # The one sent is recorded; the other 199 of its batch are queued again, the
+    # claim not counted as an attempt.
+    [first] = http_keys.received("/sms")
+    messages = outbox_keys(pg_app.store, scenario_id)
+    assert messages[first] == ("sms", "sent", 1)
+    assert Counter(status for _, status, _ in messages.values()) == {"sent": 1, "queued": 499}
+    assert {attempts for key, (_, _, attempts) in messages.items() if key != first} == {0}
+
+    successor = spawn_worker("--no-scheduler", "--resources", str(resources))
+    settle(pg_app.store, file_clock, [successor])
+    assert successor.stop().messages == 499
+    assert http_keys.received("/sms") == Counter(list(outbox_keys(pg_app.store, scenario_id)))
+
+
 def test_workers_are_alive_until_stopped(spawn_worker: Spawn) -> None:
     worker: WorkerProcess = spawn_worker("--no-deliverer")
     wait_for(lambda: "started" in worker.output(), "the worker to start", workers=[worker])
