@@ -47,11 +47,13 @@ def sqlite_moves_per_s(path: Path, moves: int, batch_size: int = 1000) -> float:
     return done / elapsed
 
 
-def _pg_loop(dsn: str, batch_size: int, seconds: float, start_at: float, conn: Connection) -> None:
+def _pg_loop(dsn: str, batch_size: int, seconds: float, conn: Connection) -> None:
     import psycopg
 
     moves = 0
     with psycopg.connect(dsn) as db:
+        conn.send("ready")
+        start_at = conn.recv()
         while time.time() < start_at:
             time.sleep(0.001)
         deadline = start_at + seconds
@@ -90,15 +92,19 @@ def pg_moves_per_s(
         )
         db.execute("VACUUM ANALYZE tasks")
     ctx = mp.get_context("spawn")
-    start_at = time.time() + 1.5
     pipes: list[Connection] = []
     procs: list[Any] = []
     for _ in range(processes):
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_pg_loop, args=(dsn, batch_size, seconds, start_at, child))
+        proc = ctx.Process(target=_pg_loop, args=(dsn, batch_size, seconds, child))
         proc.start()
         pipes.append(parent)
         procs.append(proc)
+    for pipe in pipes:
+        pipe.recv()
+    start_at = time.time() + 0.2
+    for pipe in pipes:
+        pipe.send(start_at)
     total = sum(p.recv() for p in pipes)
     for proc in procs:
         proc.join()
