@@ -268,6 +268,7 @@ def worker_command(
     from scenaria.services.worker import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request sent
     # Hidden test options: a clock the test advances from outside, and hooks that
     # hold the worker at a known point of a batch until it is stopped or killed.
     clock: Clock = FileClock(clock_file) if clock_file else SystemClock()

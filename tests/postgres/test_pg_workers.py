@@ -156,7 +156,7 @@ def test_four_workers_take_20000_profiles_through_the_welcome_scenario(
     tmp_path: Path,
 ) -> None:
     confirmed = PROFILES * 2 // 5
-    db_id, scenario_id = start_welcome(pg_app, http_keys.url, codes=confirmed + 10)
+    db_id, scenario_id = start_welcome(pg_app, http_keys.url, codes=confirmed)
     resources = resources_file(tmp_path / "resources.json", http_keys, mail_keys)
     workers = [spawn_worker("--resources", str(resources)) for _ in range(4)]
     for worker in workers:

@@ -154,7 +154,8 @@ _FREE = (
     .order_by(promo_codes.c.id)
     .limit(bindparam("b_limit"))
 )
-_FREE_LOCKING = _FREE.with_for_update(skip_locked=True)
+_FREE_SKIPPING = _FREE.with_for_update(skip_locked=True)
+_FREE_WAITING = _FREE.with_for_update()
 _ASSIGN = (
     update(promo_codes)
     .where(promo_codes.c.id == bindparam("_id"), promo_codes.c.task_id.is_(None))
@@ -194,9 +195,26 @@ class PromoRepo:
 
     def free(self, pool: str, limit: int, after: int = 0) -> list[tuple[int, str]]:
         """The oldest free codes of the pool with an id above ``after``, as (id, code),
-        locked against other workers until commit."""
-        statement = _FREE if self.conn.dialect.name == "sqlite" else _FREE_LOCKING
-        rows = self.conn.execute(statement, {"b_pool": pool, "b_limit": limit, "b_after": after})
+        locked against other workers until commit.
+
+        On PostgreSQL codes another worker's batch holds are skipped; if that leaves
+        too few, the free codes are read again waiting for those batches, whose
+        unused codes come free when they commit: a pool is never reported empty
+        while it still has codes. (A batch only waits for codes above the last it
+        took, and holds none above it while it waits, so two never wait for each other.)
+        """
+        params = {"b_pool": pool, "b_limit": limit, "b_after": after}
+        if self.conn.dialect.name == "sqlite":
+            rows = list(self.conn.execute(_FREE, params))
+        else:
+            skipping = self.conn.begin_nested()
+            rows = list(self.conn.execute(_FREE_SKIPPING, params))
+            if len(rows) < limit:
+                # Let go of what the skipping read locked before waiting for others.
+                skipping.rollback()
+                rows = list(self.conn.execute(_FREE_WAITING, params))
+            else:
+                skipping.commit()
         return [(r.id, r.code) for r in rows]
 
     def assign_many(self, rows: list[dict[str, Any]]) -> None:
