@@ -42,13 +42,13 @@ def test_create_a_scenario_through_the_dialog(page: Page, live: LiveServer) -> N
     dialog.get_by_label("Name").fill("Spring sale")
     dialog.get_by_label("Profile database").select_option(label="Newsletter readers")
     for label in (
-        "Do not allow re-entry",
-        "Allow re-entry only if the profile has left the scenario",
-        "Restart the scenario for the profile",
-        "Process each entry separately",
+        "Disable reentry for the customer profile",
+        "Disable reentry for already engaged customer profiles",
+        "Discard existent task for customer profile on reentry",
+        "Process each profile entry in the scenario separately",
     ):
         expect(dialog.get_by_label(label, exact=True)).to_be_visible()
-    dialog.get_by_label("Allow re-entry only if the profile has left the scenario").check()
+    dialog.get_by_label("Disable reentry for already engaged customer profiles").check()
     dialog.get_by_role("button", name="Continue").click()
 
     expect(page).to_have_url(re.compile(r"#/scenarios/\d+$"))

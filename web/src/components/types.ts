@@ -1,13 +1,14 @@
-/** Shapes of the API answers the pages use (see /openapi.json). */
+/** Shapes of the API answers the pages use (see /openapi.json).
+ * Re-entry labels are the product documentation's own wording. */
 
 export type ScenarioStatus = "draft" | "active" | "inactive" | "trashed";
 export type ReentryMode = "once_ever" | "not_while_active" | "restart" | "parallel";
 
 export const REENTRY_LABELS: Record<ReentryMode, string> = {
-  once_ever: "Do not allow re-entry",
-  not_while_active: "Allow re-entry only if the profile has left the scenario",
-  restart: "Restart the scenario for the profile",
-  parallel: "Process each entry separately",
+  once_ever: "Disable reentry for the customer profile",
+  not_while_active: "Disable reentry for already engaged customer profiles",
+  restart: "Discard existent task for customer profile on reentry",
+  parallel: "Process each profile entry in the scenario separately",
 };
 
 export interface ScenarioSummary {

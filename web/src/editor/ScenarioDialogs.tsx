@@ -3,7 +3,8 @@
 import { useEffect, useId, useState } from "react";
 import { get, post } from "../api";
 import { ActionDialog, ConfirmDialog } from "../components/Dialog";
-import { REENTRY_LABELS, type Attribute, type Database, type ReentryMode } from "./types";
+import { ReentryChoice } from "../components/ReentryChoice";
+import type { Attribute, Database, ReentryMode } from "./types";
 
 export type Meta = {
   name: string;
@@ -79,15 +80,7 @@ export function SettingsDialog({
             <small className="ed-hint">It can change only while no profiles are in the scenario.</small>
           )}
         </div>
-        <fieldset className="radio-list">
-          <legend>Re-entry mode</legend>
-          {(Object.keys(REENTRY_LABELS) as ReentryMode[]).map((mode) => (
-            <label key={mode}>
-              <input type="radio" name="reentry" value={mode} checked={reentry === mode} onChange={() => setReentry(mode)} />
-              {REENTRY_LABELS[mode]}
-            </label>
-          ))}
-        </fieldset>
+        <ReentryChoice value={reentry} onChange={setReentry} />
         <div className="ed-clear">
           <button type="button" className="danger" onClick={() => setConfirmClear(true)}>
             Clear all profiles

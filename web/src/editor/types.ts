@@ -1,4 +1,7 @@
 /** Shapes of the API answers the editor reads (see src/scenaria/api/schemas). */
+import type { ReentryMode } from "../components/types";
+
+export type { ReentryMode };
 
 export type Group = "trigger" | "channel" | "operator" | "action";
 
@@ -57,7 +60,6 @@ export type Problem = {
   blocks_save: boolean;
 };
 
-export type ReentryMode = "once_ever" | "not_while_active" | "restart" | "parallel";
 export type ScenarioStatus = "draft" | "active" | "inactive" | "trashed";
 
 export type Scenario = {
@@ -89,13 +91,6 @@ export type PeriodStats = {
 export type RealtimeStats = { inside: number; nodes: { id: string; inside: number }[] };
 
 export const DEFAULT_CAPTURE_ID = "default";
-
-export const REENTRY_LABELS: Record<ReentryMode, string> = {
-  once_ever: "Disable reentry for the customer profile",
-  not_while_active: "Disable reentry for already engaged customer profiles",
-  restart: "Discard existent task for customer profile on reentry",
-  parallel: "Process each profile entry in the scenario separately",
-};
 
 export const GROUPS: { group: Group; label: string }[] = [
   { group: "trigger", label: "Triggers" },

@@ -6,6 +6,7 @@ import { links, navigate } from "../router";
 import { ActionDialog } from "../components/Dialog";
 import { EmptyState, ErrorBanner, Loading, Toast } from "../components/Feedback";
 import { Menu, type MenuItem } from "../components/Menu";
+import { ReentryChoice } from "../components/ReentryChoice";
 import { StatusBadge, Tag } from "../components/StatusBadge";
 import { errorMessage, formatCount, formatShortDateTime } from "../components/format";
 import {
@@ -323,15 +324,7 @@ function CreateDialog({ databases, onClose }: { databases: Database[]; onClose: 
       {databases.length === 0 && (
         <p className="muted small">Create a profile database first (POST /databases), then come back.</p>
       )}
-      <fieldset className="radio-list">
-        <legend>Re-entry mode</legend>
-        {(Object.keys(REENTRY_LABELS) as ReentryMode[]).map((mode) => (
-          <label key={mode}>
-            <input type="radio" name="reentry" value={mode} checked={reentry === mode} onChange={() => setReentry(mode)} />
-            {REENTRY_LABELS[mode]}
-          </label>
-        ))}
-      </fieldset>
+      <ReentryChoice value={reentry} onChange={setReentry} />
       <p className="muted small">You can change the database and the re-entry mode later in the editor.</p>
     </ActionDialog>
   );
