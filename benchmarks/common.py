@@ -153,6 +153,15 @@ def rss_mib() -> float:
 
 
 def peak_rss_mib() -> float:
+    """This process's peak RSS since it started (VmHWM). Not ``ru_maxrss``: Linux
+    keeps that across fork and exec, so a spawned worker would report the
+    coordinator's peak at the moment it was spawned."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
