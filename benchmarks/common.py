@@ -93,9 +93,9 @@ def setup_welcome(url: str, profiles: int, clock: FakeClock) -> tuple[App, int, 
         "Bench", {"first_name": FieldType.STRING, "loyalty_points": FieldType.INT}
     )
     assert database.id is not None
-    # The 40 % who confirm need a code each; the pool has some to spare. With just
-    # enough codes, tasks fail on PostgreSQL with several workers: each batch locks
-    # 200 codes ahead (PROMO_PREFETCH) and another worker's SKIP LOCKED sees none left.
+    # The 40 % who confirm need a code each; the pool has some to spare, so the
+    # figures do not depend on how workers share the last codes (before commit
+    # 1931482 an exact pool failed tasks with several PostgreSQL workers).
     confirmed, every = CONFIRMED_EVERY
     codes = profiles * confirmed // every + max(1000, profiles // 50)
     for first in range(0, codes, 100_000):
