@@ -40,7 +40,6 @@ class Effects:
         self.taken_out: list[int] = []
         self._free_codes: dict[str, list[tuple[int, str]]] = {}
         self._codes_given: list[dict[str, Any]] = []
-        self._last_code: dict[str, int] = {}
         """Removed tasks, whose messages still queued must not go out any more."""
         self.transitions = 0
         """Nodes left by tasks in this batch: the benchmark's unit of work."""
@@ -94,13 +93,16 @@ class Effects:
         time and handed out in order, written with the rest of the batch."""
         free = self._free_codes.setdefault(pool, [])
         if not free:
-            # Codes handed out in this batch are not written yet: read past them.
-            after = self._last_code.get(pool, 0)
-            free.extend(reversed(uow.promo.free(pool, PROMO_PREFETCH, after)))
+            # Write the codes handed out so far first, so the read skips them. (Reading
+            # "past the last code taken" instead would miss codes below it that other
+            # workers' batches had held and let go: a pool would look empty too soon.)
+            if self._codes_given:
+                uow.promo.assign_many(self._codes_given)
+                self._codes_given = []
+            free.extend(reversed(uow.promo.free(pool, PROMO_PREFETCH)))
         if not free:
             return None
         code_id, code = free.pop()
-        self._last_code[pool] = code_id
         self._codes_given.append(
             {
                 "_id": code_id,
@@ -120,7 +122,6 @@ class Effects:
         uow.promo.assign_many(self._codes_given)
         self._codes_given = []
         self._free_codes.clear()
-        self._last_code.clear()
         uow.outbox.cancel_for_tasks(self.taken_out, "the profile was taken out of the scenario")
         self.taken_out = []
         self.tasks.clear()

@@ -149,7 +149,6 @@ _FREE = (
     .where(
         promo_codes.c.pool == bindparam("b_pool"),
         promo_codes.c.task_id.is_(None),
-        promo_codes.c.id > bindparam("b_after"),
     )
     .order_by(promo_codes.c.id)
     .limit(bindparam("b_limit"))
@@ -193,17 +192,17 @@ class PromoRepo:
     def pools(self) -> frozenset[str]:
         return frozenset(self.conn.execute(select(promo_codes.c.pool).distinct()).scalars())
 
-    def free(self, pool: str, limit: int, after: int = 0) -> list[tuple[int, str]]:
-        """The oldest free codes of the pool with an id above ``after``, as (id, code),
-        locked against other workers until commit.
+    def free(self, pool: str, limit: int) -> list[tuple[int, str]]:
+        """The oldest free codes of the pool, as (id, code), locked against other
+        workers until commit. Codes this transaction assigned are no longer free.
 
         On PostgreSQL codes another worker's batch holds are skipped; if that leaves
         too few, the free codes are read again waiting for those batches, whose
         unused codes come free when they commit: a pool is never reported empty
-        while it still has codes. (A batch only waits for codes above the last it
-        took, and holds none above it while it waits, so two never wait for each other.)
+        while it still has codes. Two batches waiting for each other's codes is a
+        deadlock PostgreSQL breaks by aborting one; its worker runs it again.
         """
-        params = {"b_pool": pool, "b_limit": limit, "b_after": after}
+        params = {"b_pool": pool, "b_limit": limit}
         if self.conn.dialect.name == "sqlite":
             rows = list(self.conn.execute(_FREE, params))
         else:
