@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from scenaria.errors import NotFound
 from scenaria.model.nodes.base import ProfileView
 from scenaria.model.profiles import FieldType, ProfileDatabase
-from scenaria.store.dialect import chunks, execute_many, lock_rows
+from scenaria.store.dialect import chunks, execute_many, lock_rows, refresh_stale_statistics
 from scenaria.store.schema import databases, profiles, promo_codes
 
 
@@ -69,6 +69,8 @@ class ProfileRepo:
         """Insert profiles (database_id, match_key, fields, subscriptions, times); return ids."""
         if not rows:
             return []
+        if len(rows) >= 100:
+            refresh_stale_statistics(self.conn, "profiles")
         return [r[0] for r in self.conn.execute(_INSERT_PROFILES, rows)]
 
     def update_many(self, rows: list[dict[str, Any]]) -> None:

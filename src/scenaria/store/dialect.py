@@ -59,6 +59,30 @@ def counter_shard(conn: Connection) -> int:
     return 0 if is_sqlite(conn) else random.randrange(COUNTER_SHARDS)
 
 
+def refresh_stale_statistics(conn: Connection, table: str) -> None:
+    """ANALYZE ``table`` on PostgreSQL when it has grown past twice what the planner
+    believes, instead of waiting for autovacuum.
+
+    Without statistics a fresh table looks tiny, and the planner matches import keys
+    by scanning every row of the database: a 100,000-profile import fell from
+    13,000 to 1,300 profiles/s until autovacuum came by. Growth is geometric, so this
+    runs a handful of times per table's life. (No-op on SQLite, whose planner uses
+    the unique index anyway.)
+    """
+    if is_sqlite(conn):
+        return
+    row = conn.exec_driver_sql(
+        "SELECT c.reltuples, s.n_live_tup, s.n_mod_since_analyze FROM pg_class c "
+        "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = %(t)s",
+        {"t": table},
+    ).first()
+    if row is None:
+        return
+    believed, live, changed = max(float(row[0]), 0.0), int(row[1]), int(row[2])
+    if changed > 1000 and live > 2 * believed:
+        conn.exec_driver_sql(f"ANALYZE {table}")
+
+
 def add_counters(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Upsert counter increments: ``value = value + excluded.value``."""
     if not rows:
