@@ -16,34 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
+from baselines import sqlite_moves_per_s
+from common import InstantCallCentre, profile_rows
 from scenaria.clock import FakeClock
 from scenaria.demo.run import welcome
-from scenaria.engine.delivery import DeliveryResult, OutboundMessage
-from scenaria.model.profiles import Channel, FieldType, ImportSource, SubscriptionStatus
+from scenaria.model.profiles import FieldType, ImportSource
 from scenaria.services.app import App, Config
-from scenaria.services.profiles import ProfileImport
 from scenaria.store.database import Store
-
-CONFIRMED_EVERY = (2, 5)
-"""2 in every 5 profiles have confirmed their email subscription."""
-
-
-class InstantCallCentre:
-    """Answers every API request at once (see the module docstring)."""
-
-    name = "api_request"
-    resumes_task = True
-
-    def send(self, message: OutboundMessage) -> DeliveryResult:
-        return DeliveryResult({"status": 202})
-
-    def close(self) -> None:
-        pass
 
 
 def peak_rss_mib() -> float:
@@ -70,24 +53,8 @@ def run_engine(path: Path, profiles: int, batch_size: int) -> dict[str, float]:
     app.scenarios.activate(saved.scenario.id)
 
     started = time.perf_counter()
-    confirmed, every = CONFIRMED_EVERY
     for first in range(0, profiles, 1000):
-        rows = [
-            ProfileImport(
-                fields={
-                    "email": f"c{i}@example.com",
-                    "phone": f"+1555{i:07d}",
-                    "first_name": f"C{i}",
-                },
-                subscriptions={
-                    Channel.EMAIL: SubscriptionStatus.SUBSCRIBED
-                    if i % every < confirmed
-                    else SubscriptionStatus.UNCONFIRMED,
-                    Channel.SMS: SubscriptionStatus.SUBSCRIBED,
-                },
-            )
-            for i in range(first, min(first + 1000, profiles))
-        ]
+        rows = profile_rows(first, min(1000, profiles - first))
         app.profiles.import_profiles(database.id, rows, ImportSource.API)
     imported = time.perf_counter() - started
 
@@ -108,38 +75,6 @@ def run_engine(path: Path, profiles: int, batch_size: int) -> dict[str, float]:
     }
 
 
-def run_baseline(path: Path, transitions: int, batch_size: int) -> float:
-    """A bare claim-and-update loop on the engine's own tables: claim a batch of due
-    tasks, move each one node on (task update + visit row), commit. Moves per second."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("UPDATE tasks SET state='scheduled', due_at=0, visit=1000")
-    done = 0
-    started = time.perf_counter()
-    while done < transitions:
-        db.execute("BEGIN IMMEDIATE")
-        rows = db.execute(
-            "SELECT id, visit FROM tasks WHERE state='scheduled' AND due_at <= ? "
-            "ORDER BY due_at LIMIT ?",
-            (done + 1, batch_size),
-        ).fetchall()
-        db.executemany(
-            "UPDATE tasks SET due_at=?, visit=?, node_id='x' WHERE id=?",
-            [(done + 2, v + 1, i) for i, v in rows],
-        )
-        db.executemany(
-            "INSERT INTO visits (task_id, seq, node_id, entered_at, left_at, port) "
-            "VALUES (?, ?, 'x', 0, 0, 'next')",
-            [(i, v + 1) for i, v in rows],
-        )
-        db.execute("COMMIT")
-        done += len(rows)
-    elapsed = time.perf_counter() - started
-    db.close()
-    return done / elapsed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--profiles", type=int, default=100_000)
@@ -150,7 +85,7 @@ def main() -> None:
         path = Path(tmp) / "bench.db"
         result = run_engine(path, args.profiles, args.batch_size)
         rss = peak_rss_mib()
-        baseline = run_baseline(path, int(result["transitions"]), args.batch_size)
+        baseline = sqlite_moves_per_s(path, int(result["transitions"]), args.batch_size)
     result.update(
         peak_rss_mib=rss,
         baseline_moves_per_s=baseline,
