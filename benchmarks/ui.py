@@ -22,120 +22,29 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
-import socket
 import statistics
+import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-import uvicorn
+from scenaria.clock import day_of
 
-from scenaria.api.app import create_app
-from scenaria.clock import FakeClock, day_of
-from scenaria.services.app import App, Config
-from scenaria.store.database import Store
+# The server, Chromium's flags and the big scenario are the browser tests' own.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.e2e.live import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LiveServer,
+    serve_live,
+    sixty_node_graph,
+    write_counters,
+)
 
-CHROMIUM = os.environ.get("SCENARIA_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 INSIDE = 1_000_000
-
-
-@dataclass
-class Server:
-    url: str
-    app: App
-    clock: FakeClock
-    token: str
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
-        )
-
-
-@contextmanager
-def serve(directory: Path) -> Iterator[Server]:
-    clock = FakeClock()
-    store = Store(f"sqlite:///{directory / 'scenaria.db'}")
-    store.migrate()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    app = App(
-        Config(allowed_hosts=frozenset({"127.0.0.1"}), public_url=f"http://127.0.0.1:{port}"),
-        clock=clock,
-        store=store,
-    )
-    app.access.create_user("bench", [], is_admin=True)
-    token = app.access.issue_token("bench").token
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(app, run_worker=True), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", app, clock, token)
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        app.close()
-
-
-def sixty_nodes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A trigger, nine conditions each branching off a lane of elements, and the default
-    capture: 60 nodes, none with a stored position (the editor lays them out)."""
-    nodes: list[dict[str, Any]] = [
-        {"id": "default", "kind": "default_capture"},
-        {"id": "start", "kind": "trigger_any_import", "name": "New customer"},
-    ]
-    edges: list[dict[str, Any]] = []
-    previous, port = "start", "next"
-    lanes = []
-    for i in range(1, 10):
-        rule = {"type": "field", "field": "loyalty_points", "op": "gt", "value": i * 10}
-        nodes.append({"id": f"c{i}", "kind": "condition", "settings": {"rules": [rule]}})
-        edges.append({"source": previous, "port": port, "target": f"c{i}"})
-        lanes.append((f"c{i}", "yes"))
-        previous, port = f"c{i}", "no"
-    lanes.append((previous, port))
-    for lane, (source, out) in enumerate(lanes):
-        steps = [
-            ("pause", {"days": 1}),
-            ("email", {"subject": f"Offer {lane}", "text": "Hello"}),
-            ("pause", {"hours": 6}),
-            ("sms", {"text": "Reminder"}),
-            ("exit", {}),
-        ][: 5 if lane < 9 else 4]
-        for step, (kind, settings) in enumerate(steps):
-            nid = f"l{lane}s{step}"
-            nodes.append(
-                {"id": nid, "kind": kind, "name": f"{kind} {lane}.{step}", "settings": settings}
-            )
-            edges.append({"source": source, "port": out, "target": nid})
-            source, out = nid, "next"
-    return nodes, edges
 
 
 def five_nodes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -154,21 +63,7 @@ def five_nodes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return nodes, edges
 
 
-def add_counters(server: Server, scenario_id: int, node_ids: list[str], inside: int) -> None:
-    """Counters as ``inside`` profiles waiting in the lanes' first pauses would leave them."""
-    day = day_of(server.clock.now())
-    waiting = [n for n in node_ids if n.endswith("s0")]
-    counters: Counter[tuple[int, str, int, str]] = Counter()
-    counters[(scenario_id, "", day, "entered")] = inside
-    for i, node_id in enumerate(node_ids):
-        counters[(scenario_id, node_id, day, "entered")] = inside + i
-        here = inside // len(waiting) if node_id in waiting else 0
-        counters[(scenario_id, node_id, day, "exited")] = inside + i - here
-    with server.app.store.transaction() as tx:
-        tx.counters.add(counters)
-
-
-def bump(server: Server, scenario_id: int, node_id: str) -> None:
+def bump(server: LiveServer, scenario_id: int, node_id: str) -> None:
     day = day_of(server.clock.now())
     with server.app.store.transaction() as tx:
         tx.counters.add(Counter({(scenario_id, node_id, day, "entered"): 1}))
@@ -244,7 +139,7 @@ POLLS = """
 
 
 def measure(
-    browser: Any, server: Server, scenario_id: int, label: str, node_ids: list[str], runs: int
+    browser: Any, server: LiveServer, scenario_id: int, label: str, node_ids: list[str], runs: int
 ) -> Result:
     result = Result(label, len(node_ids))
     context = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -310,15 +205,15 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp)) as server:
-        with server.client() as client:
+    with tempfile.TemporaryDirectory() as tmp, serve_live(Path(tmp)) as server:
+        with server.client(timeout=60) as client:
             db = client.post(
                 "/databases", json={"name": "Bench", "fields": {"loyalty_points": "int"}}
             ).json()["id"]
             made = {}
             for label, (nodes, edges), inside in (
                 ("5 nodes, 10 inside", five_nodes(), 10),
-                (f"60 nodes, {INSIDE:,} inside", sixty_nodes(), INSIDE),
+                (f"60 nodes, {INSIDE:,} inside", sixty_node_graph(), INSIDE),
             ):
                 answer = client.post(
                     "/scenarios",
@@ -333,7 +228,7 @@ def main() -> None:
                 answer.raise_for_status()
                 sid = answer.json()["id"]
                 ids = [n["id"] for n in nodes]
-                add_counters(server, sid, ids, inside)
+                write_counters(server, sid, ids, inside)
                 assert client.get(f"/scenarios/{sid}/stats/realtime").json()["inside"] == inside
                 made[label] = (sid, ids)
         with sync_playwright() as playwright:

@@ -12,6 +12,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from scenaria.clock import day_of
 from tests.e2e.conftest import SCREENSHOTS, LiveServer
+from tests.e2e.live import sixty_node_graph, write_counters
 
 WELCOME = Path(__file__).resolve().parents[2] / "examples" / "welcome.yaml"
 DAY = 86_400
@@ -537,57 +538,6 @@ def test_an_imported_scenario_is_laid_out_and_shows_live_counts(
     page.wait_for_timeout(300)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "editor.png"))
-
-
-def sixty_node_graph() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A trigger, nine conditions each branching off a lane of elements, and the
-    default capture: 60 nodes."""
-    nodes: list[dict[str, Any]] = [
-        {"id": "default", "kind": "default_capture"},
-        {"id": "start", "kind": "trigger_any_import", "name": "New customer"},
-    ]
-    edges: list[dict[str, Any]] = []
-    previous, port = "start", "next"
-    lanes = []
-    for i in range(1, 10):
-        cid = f"c{i}"
-        rule = {"type": "field", "field": "loyalty_points", "op": "gt", "value": i * 10}
-        nodes.append({"id": cid, "kind": "condition", "settings": {"rules": [rule]}})
-        edges.append({"source": previous, "port": port, "target": cid})
-        lanes.append((cid, "yes"))
-        previous, port = cid, "no"
-    lanes.append((previous, port))
-    for lane, (source, out) in enumerate(lanes):
-        steps = [
-            ("pause", {"days": 1}),
-            ("email", {"subject": f"Offer {lane}", "text": "Hello"}),
-            ("pause", {"hours": 6}),
-            ("sms", {"text": "Reminder"}),
-            ("exit", {}),
-        ][: 5 if lane < 9 else 4]
-        for step, (kind, settings) in enumerate(steps):
-            nid = f"l{lane}s{step}"
-            nodes.append(
-                {"id": nid, "kind": kind, "name": f"{kind} {lane}.{step}", "settings": settings}
-            )
-            edges.append({"source": source, "port": out, "target": nid})
-            source, out = nid, "next"
-    assert len(nodes) == 60
-    return nodes, edges
-
-
-def write_counters(live: LiveServer, scenario_id: int, node_ids: list[str]) -> None:
-    """Counters as a million profiles would leave them, without running a million."""
-    day = day_of(live.clock.now())
-    waiting = [n for n in node_ids if n.endswith("s0")]  # the first pause of each lane
-    counters: Counter[tuple[int, str, int, str]] = Counter()
-    counters[(scenario_id, "", day, "entered")] = 1_000_000
-    for i, node_id in enumerate(node_ids):
-        counters[(scenario_id, node_id, day, "entered")] = 1_000_000 + i
-        inside = 1_000_000 // len(waiting) if node_id in waiting else 0
-        counters[(scenario_id, node_id, day, "exited")] = 1_000_000 + i - inside
-    with live.app.store.transaction() as tx:
-        tx.counters.add(counters)
 
 
 def test_a_sixty_node_scenario_with_a_million_inside_shows_every_count(
