@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ from scenaria.services import events as event_rules
 from scenaria.services.events import EventInput, EventsResult
 from scenaria.services.matching import lookup_key, prepare_row
 from scenaria.store.database import Store
+from scenaria.store.dialect import is_retryable
 from scenaria.store.repositories import Tx
 
 if TYPE_CHECKING:
@@ -36,6 +39,9 @@ MAX_BATCH = 1000
 MATCH_FIELD_TYPES = frozenset({FieldType.STRING, FieldType.INT, FieldType.DATE})
 """Types a match field may have: values that compare exactly once written as text."""
 MAX_FIELDS = 200
+IMPORT_ATTEMPTS = 5
+"""Tries of an import transaction PostgreSQL aborted to break a deadlock or a
+serialization conflict with a concurrent one."""
 
 
 class ProfileImport(BaseModel):
@@ -119,7 +125,24 @@ class ProfileService:
         transaction, and capture them into every active scenario whose trigger fires.
 
         A row that cannot be imported refuses the whole batch, naming the row.
+        Concurrent imports of the same profiles are safe: a profile is created by
+        one of them and updated by the others, and a transaction PostgreSQL aborts
+        (deadlock, serialization failure) is run again, up to :data:`IMPORT_ATTEMPTS`
+        times in all.
         """
+        for attempt in range(1, IMPORT_ATTEMPTS + 1):
+            try:
+                return self._import_once(database_id, rows, source)
+            except Exception as exc:
+                if attempt == IMPORT_ATTEMPTS or not is_retryable(exc):
+                    raise
+                # Let the transaction that won go ahead; jitter keeps retries apart.
+                time.sleep(random.uniform(0, 0.05 * attempt))
+        raise AssertionError("unreachable")
+
+    def _import_once(
+        self, database_id: int, rows: Sequence[ProfileImport], source: ImportSource
+    ) -> ImportResult:
         now = self.clock.now()
         with self.store.transaction() as tx:
             database = tx.databases.get(database_id)
@@ -135,35 +158,40 @@ class ProfileService:
                     statuses = {**previous[1], **statuses}
                 merged[key] = (fields, statuses)
                 row_keys.append(key)
+            # Every writer locks profiles in key order: existing ones first, then the
+            # new ones as it inserts them; a key another import created meanwhile is
+            # then an update, locked after waiting for that import to commit.
             existing = tx.profiles.by_keys(database_id, list(merged))
-            new_rows: list[dict[str, Any]] = []
+            new_rows: list[dict[str, Any]] = [
+                {
+                    "database_id": database_id,
+                    "match_key": key,
+                    "fields": fields,
+                    "subscriptions": statuses,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for key, (fields, statuses) in merged.items()
+                if key not in existing
+            ]
+            ids = tx.profiles.insert_new(new_rows)
+            taken = [r["match_key"] for r in new_rows if r["match_key"] not in ids]
+            if taken:
+                existing.update(tx.profiles.by_keys(database_id, taken))
+            created_ids = sorted(ids.values())
             updates: list[dict[str, Any]] = []
-            ids: dict[str, int] = {}
-            for key, (fields, statuses) in merged.items():
-                if key in existing:
-                    profile_id, old_fields, old_subs = existing[key]
-                    updates.append(
-                        {
-                            "_id": profile_id,
-                            "fields": {**old_fields, **fields},
-                            "subscriptions": {**old_subs, **statuses},
-                            "updated_at": now,
-                        }
-                    )
-                    ids[key] = profile_id
-                else:
-                    new_rows.append(
-                        {
-                            "database_id": database_id,
-                            "match_key": key,
-                            "fields": fields,
-                            "subscriptions": statuses,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                    )
-            created_ids = tx.profiles.insert_many(new_rows)
-            ids.update(zip((r["match_key"] for r in new_rows), created_ids, strict=True))
+            for key, (profile_id, old_fields, old_subs) in existing.items():
+                fields, statuses = merged[key]
+                updates.append(
+                    {
+                        "_id": profile_id,
+                        "fields": {**old_fields, **fields},
+                        "subscriptions": {**old_subs, **statuses},
+                        "updated_at": now,
+                    }
+                )
+                ids[key] = profile_id
+            updates.sort(key=lambda u: int(u["_id"]))
             tx.profiles.update_many(updates)
             updated_ids = [u["_id"] for u in updates]
             captured = self._fire_triggers(tx, database_id, source, created_ids, updated_ids, now)

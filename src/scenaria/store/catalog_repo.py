@@ -11,7 +11,13 @@ from sqlalchemy.engine import Connection
 from scenaria.errors import NotFound
 from scenaria.model.nodes.base import ProfileView
 from scenaria.model.profiles import FieldType, ProfileDatabase
-from scenaria.store.dialect import chunks, execute_many, lock_rows, refresh_stale_statistics
+from scenaria.store.dialect import (
+    chunks,
+    execute_many,
+    insert_new,
+    lock_rows,
+    refresh_stale_statistics,
+)
 from scenaria.store.schema import databases, profiles, promo_codes
 
 
@@ -56,22 +62,33 @@ class ProfileRepo:
     def by_keys(
         self, database_id: int, keys: Sequence[str]
     ) -> dict[str, tuple[int, dict[str, Any], dict[str, str]]]:
-        """Existing profiles by match key: id, fields, subscriptions."""
+        """Existing profiles by match key: id, fields, subscriptions, locked until commit.
+
+        Rows are locked in key order (whatever order ``keys`` come in), so importers
+        of overlapping profiles queue behind each other instead of deadlocking."""
         found: dict[str, tuple[int, dict[str, Any], dict[str, str]]] = {}
         query = lock_rows(self.conn, _BY_KEYS)
-        for chunk in chunks(keys, 500):
+        for chunk in chunks(sorted(set(keys)), 500):
             rows = self.conn.execute(query, {"database_id": database_id, "keys": list(chunk)})
             for row in rows:
                 found[row.match_key] = (row.id, row.fields, row.subscriptions)
         return found
 
-    def insert_many(self, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert profiles (database_id, match_key, fields, subscriptions, times); return ids."""
+    def insert_new(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Insert the profiles whose match key is not taken yet (database_id, match_key,
+        fields, subscriptions, times); returns the inserted ones' ids by match key.
+
+        A key another transaction inserted meanwhile is left out (waiting for that
+        transaction to end first): the caller finds it with :meth:`by_keys`."""
         if not rows:
-            return []
+            return {}
         if len(rows) >= 100:
             refresh_stale_statistics(self.conn, "profiles")
-        return [r[0] for r in self.conn.execute(_INSERT_PROFILES, rows)]
+        ordered = sorted(rows, key=lambda r: r["match_key"])
+        inserted = insert_new(
+            self.conn, profiles, ordered, ("database_id", "match_key"), ("id", "match_key")
+        )
+        return {r.match_key: r.id for r in inserted}
 
     def update_many(self, rows: list[dict[str, Any]]) -> None:
         """Rows of ``_id``, ``fields``, ``subscriptions``, ``updated_at``."""
@@ -168,13 +185,14 @@ _ASSIGN = (
 )
 # Statements of the import path are built once: building one costs more than running it.
 _DATABASE = select(databases).where(databases.c.id == bindparam("database_id"))
-_BY_KEYS = select(
-    profiles.c.match_key, profiles.c.id, profiles.c.fields, profiles.c.subscriptions
-).where(
-    profiles.c.database_id == bindparam("database_id"),
-    profiles.c.match_key.in_(bindparam("keys", expanding=True)),
+_BY_KEYS = (
+    select(profiles.c.match_key, profiles.c.id, profiles.c.fields, profiles.c.subscriptions)
+    .where(
+        profiles.c.database_id == bindparam("database_id"),
+        profiles.c.match_key.in_(bindparam("keys", expanding=True)),
+    )
+    .order_by(profiles.c.match_key)
 )
-_INSERT_PROFILES = insert(profiles).returning(profiles.c.id, sort_by_parameter_order=True)
 _VIEWS = select(profiles.c.id, profiles.c.fields, profiles.c.subscriptions).where(
     profiles.c.id.in_(bindparam("ids", expanding=True))
 )

@@ -11,9 +11,10 @@ import random
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Row, Select, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from scenaria.store.schema import stat_counters
 
@@ -81,6 +82,50 @@ def refresh_stale_statistics(conn: Connection, table: str) -> None:
     believed, live, changed = max(float(row[0]), 0.0), int(row[1]), int(row[2])
     if changed > 1000 and live > 2 * believed:
         conn.exec_driver_sql(f"ANALYZE {table}")
+
+
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+"""PostgreSQL's serialization failure and deadlock: the server rolled the transaction
+back, and running it again is expected to succeed."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` aborted a transaction that may simply be run again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+_insert_new: dict[tuple[str, str], Any] = {}
+
+
+def insert_new(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    unique: Sequence[str],
+    returning: Sequence[str],
+) -> list[Row[Any]]:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING returning``: the rows that
+    were inserted; the ones another transaction inserted first are left out.
+
+    A conflict with a row another transaction has inserted but not committed waits
+    for it, so two importers of the same new profiles never both create one. Give
+    ``rows`` in one global order (by ``unique``) so such waits cannot form a cycle.
+    """
+    if not rows:
+        return []
+    key = (table.name, conn.dialect.name)
+    statement = _insert_new.get(key)
+    if statement is None:
+        insert = sqlite.insert if is_sqlite(conn) else postgresql.insert
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=list(unique))
+            .returning(*(table.c[name] for name in returning))
+        )
+        _insert_new[key] = statement
+    return list(conn.execute(statement, rows))
 
 
 def add_counters(conn: Connection, rows: list[dict[str, Any]]) -> None:
