@@ -9,6 +9,7 @@
     │   └── ScenarioInvalid       a scenario that cannot be saved or activated
     └── DeliveryError             a provider refused or failed a message
         ├── RetryableDeliveryError   try again later (timeouts, 5xx, 4xx SMTP codes)
+        │   └── UnreachableError     the resource could not be reached (circuit breaker)
         └── PermanentDeliveryError   never retry (bad address, forbidden host, 4xx HTTP)
 
 An exception's docstring is its default message.
@@ -73,3 +74,7 @@ class RetryableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """The provider refused the message for good; it will not be retried."""
+
+
+class UnreachableError(RetryableDeliveryError):
+    """The provider could not be reached (connection refused, timed out, no greeting)."""
