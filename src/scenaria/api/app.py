@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from scenaria import __version__
 from scenaria.api import errors
+from scenaria.api.body_limit import BodyLimit
 from scenaria.api.routes import (
     profiles,
     reports,
@@ -46,6 +47,7 @@ def create_app(scenaria: App, *, run_worker: bool = False) -> FastAPI:
     )
     api.state.scenaria = scenaria
     errors.install(api)
+    api.add_middleware(BodyLimit)
     for module in (profiles, segments, scenarios, stats, reports, tracking, sms_callbacks):
         api.include_router(module.router)
     web.install(api)
