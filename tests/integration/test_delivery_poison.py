@@ -101,7 +101,7 @@ def test_a_header_that_cannot_be_sent_fails_its_message_alone(
     assert calls == Counter({name: 1 for name in NAMES if name != "Zoë"})
 
     with mail_app.store.read() as tx:
-        messages = [m for m in tx.outbox.all("api_request")]
+        messages = list(tx.outbox.all("api_request"))
     zoe = next(m for m in messages if m["profile_id"] == profiles["Zoë"])
     assert zoe["status"] == "failed" and zoe["attempts"] == 1
     assert "X-Customer-Name" in zoe["reason"] and "ASCII" in zoe["reason"]
