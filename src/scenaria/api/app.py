@@ -11,6 +11,7 @@ from scenaria import __version__
 from scenaria.api import errors
 from scenaria.api.body_limit import BodyLimit
 from scenaria.api.routes import (
+    health,
     profiles,
     reports,
     scenarios,
@@ -24,19 +25,22 @@ from scenaria.services.app import App
 from scenaria.services.worker import Worker
 
 
-def create_app(scenaria: App, *, run_worker: bool = False) -> FastAPI:
-    """The HTTP API over ``scenaria``; with ``run_worker`` the engine runs alongside."""
+def create_app(scenaria: App, *, run_worker: bool = False, worker: Worker | None = None) -> FastAPI:
+    """The HTTP API over ``scenaria``; with ``run_worker`` (or a ``worker`` of the
+    caller's) the engine runs alongside, in threads a supervisor restarts if they die
+    (``/readyz`` says so)."""
+    engine = worker or (Worker(scenaria) if run_worker else None)
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        worker = Worker(scenaria) if run_worker else None
-        if worker:
-            worker.start()
+        api.state.worker = engine
+        if engine:
+            engine.start()
         try:
             yield
         finally:
-            if worker:
-                worker.stop()
+            if engine:
+                engine.stop()
 
     api = FastAPI(
         title="Scenaria",
@@ -48,7 +52,7 @@ def create_app(scenaria: App, *, run_worker: bool = False) -> FastAPI:
     api.state.scenaria = scenaria
     errors.install(api)
     api.add_middleware(BodyLimit)
-    for module in (profiles, segments, scenarios, stats, reports, tracking, sms_callbacks):
+    for module in (health, profiles, segments, scenarios, stats, reports, tracking, sms_callbacks):
         api.include_router(module.router)
     web.install(api)
     return api

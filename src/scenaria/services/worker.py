@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -60,16 +61,28 @@ class WorkDone:
             self.failed_batches += failed_batches
 
 
+class LoopState(StrEnum):
+    RUNNING = "running"
+    """Alive, and has completed a pass since it last died (if it ever did)."""
+    STARTING = "starting"
+    """Not started yet."""
+    RESTARTING = "restarting"
+    """Restarted after its thread died, no pass completed since."""
+    DEAD = "dead"
+    """Its thread died; the supervisor restarts it after a delay."""
+    STOPPED = "stopped"
+    """Asked to stop (the worker is shutting down)."""
+
+
 @dataclass(frozen=True)
 class LoopStatus:
     """One engine loop as the supervisor sees it."""
 
     name: str
     """scheduler or deliverer."""
+    state: LoopState
     alive: bool
     """Its thread is running."""
-    healthy: bool
-    """Alive, and has completed a pass since it last died (if it ever did)."""
     restarts: int
     """Times the supervisor restarted it after its thread died."""
     last_pass_seconds_ago: float | None
@@ -153,10 +166,16 @@ class Loop:
     def status(self) -> LoopStatus:
         alive = self.alive
         last = self.last_pass
+        if self.stop.is_set():
+            state = LoopState.STOPPED
+        elif alive:
+            state = LoopState.RESTARTING if self.deaths_in_a_row else LoopState.RUNNING
+        else:
+            state = LoopState.DEAD if self.died_at is not None else LoopState.STARTING
         return LoopStatus(
             name=self.name,
+            state=state,
             alive=alive,
-            healthy=alive and self.deaths_in_a_row == 0,
             restarts=self.restarts,
             last_pass_seconds_ago=None if last is None else max(0.0, self.monotonic() - last),
             last_error=self.last_error,
