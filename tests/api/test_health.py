@@ -54,8 +54,13 @@ def test_probes_need_no_token_and_tell_no_secret(app: App) -> None:
     worker = Worker(app, idle_seconds=0.01)
     with TestClient(create_app(app, worker=worker)) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
-        eventually(lambda: client.get("/readyz").status_code == 200, "the engine to be ready")
-        body = client.get("/readyz").json()
+        eventually(
+            lambda: all(s.last_pass_seconds_ago is not None for s in worker.status()),
+            "both loops to complete a pass",
+        )
+        ready = client.get("/readyz")
+        body = ready.json()
+    assert ready.status_code == 200
     assert body["status"] == "ready"
     assert body["database"] == {"status": "ok", "dialect": app.store.dialect, "error": None}
     for loop in ("scheduler", "deliverer"):
