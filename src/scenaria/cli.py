@@ -11,10 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from scenaria.clock import FakeClock
 from scenaria.demo.call_centre import CallCentre
+from scenaria.demo.report import print_demo
 from scenaria.demo.run import DemoResult, run_demo
 from scenaria.errors import InvalidInput
 from scenaria.model import scenario_file
@@ -100,28 +100,7 @@ def _demo_json(result: DemoResult) -> dict[str, object]:
 
 
 def _print_demo(result: DemoResult) -> None:
-    table = Table(
-        title=f"Welcome scenario — {result.profiles} profiles, "
-        f"{result.confirmed} confirmed their email"
-    )
-    for column in ("node", "kind", "entered", "exited", "inside now", "errors"):
-        table.add_column(column, justify="left" if column in ("node", "kind") else "right")
-    for node in result.stats["nodes"]:
-        table.add_row(
-            node["name"] or node["id"],
-            node["kind"],
-            str(node["entered"]),
-            str(node["exited"]),
-            str(node["inside"]),
-            str(node["errors"]),
-        )
-    console.print(table)
-    tasks = result.stats["tasks"]
-    console.print(
-        f"tasks: {tasks['entered']} entered, {tasks['finished']} finished, "
-        f"{tasks['inside']} inside, {tasks['errors']} errors; "
-        f"call centre received {result.call_requests} requests"
-    )
+    print_demo(result, console)
 
 
 def _field(spec: str) -> tuple[str, FieldType]:
