@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from scenaria.api.schemas.profiles import MAX_ID
 from scenaria.model.access import User
+from scenaria.model.profiles import ProfileDatabase
 from scenaria.services.app import App
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `scenaria token create`.")
@@ -43,3 +45,15 @@ def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+DatabaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The profile database.")]
+
+
+def visible_database(database_id: DatabaseId, app: AppDep, user: CurrentUser) -> ProfileDatabase:
+    """The path's profile database; 404 if it is in none of the user's groups."""
+    return app.access.database(database_id, user)
+
+
+VisibleDatabase = Annotated[ProfileDatabase, Depends(visible_database)]
+"""Declares the ``database_id`` path parameter and checks the user may see it."""

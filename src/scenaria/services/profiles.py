@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from scenaria.model.profiles import (
     SubscriptionStatus,
 )
 from scenaria.services import events as event_rules
+from scenaria.services.access import checked_groups, visible_database, visible_message
 from scenaria.services.events import EventInput, EventsResult
 from scenaria.services.matching import lookup_key, prepare_row
 from scenaria.store.database import Store
@@ -59,11 +60,9 @@ class ImportResult:
     """The created profiles' ids, then the updated ones'."""
     captured: int = 0
     """Tasks started by triggers this import fired."""
-    row_ids: list[int | None] = field(default_factory=list)
-    """The profile id of each row, in the order of the rows (None: the row was left out)."""
+    row_ids: list[int] = field(default_factory=list)
+    """The profile id of each imported row, in the order of the rows."""
     created_ids: frozenset[int] = frozenset()
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    """With ``skip_invalid``: (position from 1, reason) of each row left out."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +81,20 @@ class ProfileService:
     # ---------------------------------------------------------------- databases
 
     def create_database(
-        self, name: str, fields: dict[str, FieldType] | None = None, match_field: str = "email"
+        self,
+        name: str,
+        fields: dict[str, FieldType] | None = None,
+        match_field: str = "email",
+        groups: Sequence[str] = (),
+        actor: User = SYSTEM,
     ) -> ProfileDatabase:
         try:
-            database = ProfileDatabase(name=name, fields=fields or {}, match_field=match_field)
+            database = ProfileDatabase(
+                name=name,
+                fields=fields or {},
+                match_field=match_field,
+                groups=checked_groups(groups, actor, "profile database"),
+            )
         except ValidationError as exc:
             reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
             raise InvalidInput(f"invalid profile database: {reasons}") from None
@@ -105,34 +114,37 @@ class ProfileService:
         with self.store.transaction() as tx:
             return tx.databases.add(database)
 
-    def get_database(self, database_id: int) -> ProfileDatabase:
+    def get_database(self, database_id: int, viewer: User = SYSTEM) -> ProfileDatabase:
         with self.store.read() as tx:
-            return tx.databases.get(database_id)
+            return visible_database(tx, database_id, viewer)
 
-    def list_databases(self) -> list[ProfileDatabase]:
+    def list_databases(self, viewer: User = SYSTEM) -> list[ProfileDatabase]:
+        """The databases ``viewer`` may see."""
         with self.store.read() as tx:
-            return tx.databases.list()
+            return [d for d in tx.databases.list() if viewer.can_access(d.groups)]
 
-    def count_profiles(self, database_id: int) -> int:
+    def set_database_groups(
+        self, database_id: int, groups: Sequence[str], actor: User = SYSTEM
+    ) -> ProfileDatabase:
+        with self.store.transaction() as tx:
+            visible_database(tx, database_id, actor)
+            checked = checked_groups(groups, actor, "profile database")
+            return tx.databases.set_groups(database_id, checked)
+
+    def count_profiles(self, database_id: int, viewer: User = SYSTEM) -> int:
         with self.store.read() as tx:
-            tx.databases.get(database_id)
+            visible_database(tx, database_id, viewer)
             return tx.profiles.count(database_id)
 
     # ------------------------------------------------------------------ imports
 
     def import_profiles(
-        self,
-        database_id: int,
-        rows: Sequence[ProfileImport],
-        source: ImportSource,
-        *,
-        skip_invalid: bool = False,
+        self, database_id: int, rows: Sequence[ProfileImport], source: ImportSource
     ) -> ImportResult:
         """Create or update profiles (matched on the database's match field) in one
         transaction, and capture them into every active scenario whose trigger fires.
 
-        A row that cannot be imported refuses the whole batch, naming the row; with
-        ``skip_invalid`` it is left out instead, and listed with its reason.
+        A row that cannot be imported refuses the whole batch, naming the row.
         Concurrent imports of the same profiles are safe: a profile is created by
         one of them and updated by the others, and a transaction PostgreSQL aborts
         (deadlock, serialization failure) is run again, up to :data:`IMPORT_ATTEMPTS`
@@ -140,7 +152,7 @@ class ProfileService:
         """
         for attempt in range(1, IMPORT_ATTEMPTS + 1):
             try:
-                return self._import_once(database_id, rows, source, skip_invalid)
+                return self._import_once(database_id, rows, source)
             except Exception as exc:
                 if attempt == IMPORT_ATTEMPTS or not is_retryable(exc):
                     raise
@@ -149,29 +161,16 @@ class ProfileService:
         raise AssertionError("unreachable")
 
     def _import_once(
-        self,
-        database_id: int,
-        rows: Sequence[ProfileImport],
-        source: ImportSource,
-        skip_invalid: bool,
+        self, database_id: int, rows: Sequence[ProfileImport], source: ImportSource
     ) -> ImportResult:
         now = self.clock.now()
         with self.store.transaction() as tx:
             database = tx.databases.get(database_id)
             schema = database.all_fields()
-            row_keys: list[str | None] = []
-            rejected: list[tuple[int, str]] = []
+            row_keys: list[str] = []
             merged: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
             for i, row in enumerate(rows):
-                try:
-                    position = None if skip_invalid else i + 1
-                    fields, key = prepare_row(database, schema, row.fields, position)
-                except InvalidInput as exc:
-                    if not skip_invalid:
-                        raise
-                    rejected.append((i + 1, str(exc)))
-                    row_keys.append(None)
-                    continue
+                fields, key = prepare_row(database, schema, row.fields, i + 1)
                 statuses = {c.value: s.value for c, s in row.subscriptions.items()}
                 previous = merged.get(key)
                 if previous is not None:  # the same profile twice in one batch: last wins
@@ -221,9 +220,8 @@ class ProfileService:
                 updated=len(updated_ids),
                 profile_ids=created_ids + updated_ids,
                 captured=captured,
-                row_ids=[None if k is None else ids[k] for k in row_keys],
+                row_ids=[ids[k] for k in row_keys],
                 created_ids=frozenset(created_ids),
-                rejected=rejected,
             )
 
     def _fire_triggers(
@@ -252,29 +250,27 @@ class ProfileService:
         return captured
 
     def import_csv(
-        self,
-        database_id: int,
-        data: IO[bytes],
-        delimiter: str = ",",
-        on_batch: Callable[[CsvImportReport], None] | None = None,
+        self, database_id: int, data: IO[bytes], delimiter: str = ","
     ) -> CsvImportReport:
         """Import a CSV file in batches; see :func:`scenaria.services.csv_import.import_csv`."""
         from scenaria.services.csv_import import import_csv  # it builds on this module
 
-        return import_csv(self, database_id, data, delimiter, on_batch)
+        return import_csv(self, database_id, data, delimiter)
 
     # ------------------------------------------------------------------ lookups
 
-    def get_profile(self, database_id: int, profile_id: int) -> dict[str, Any]:
+    def get_profile(
+        self, database_id: int, profile_id: int, viewer: User = SYSTEM
+    ) -> dict[str, Any]:
         """One profile of the database (NotFound if it belongs to another one)."""
         with self.store.read() as tx:
-            tx.databases.get(database_id)
+            visible_database(tx, database_id, viewer)
             return self._profile_in(tx, database_id, profile_id)
 
-    def find_profile(self, database_id: int, key: str) -> dict[str, Any]:
+    def find_profile(self, database_id: int, key: str, viewer: User = SYSTEM) -> dict[str, Any]:
         """The profile whose match field has this value."""
         with self.store.read() as tx:
-            database = tx.databases.get(database_id)
+            database = visible_database(tx, database_id, viewer)
             profile = tx.profiles.by_key(database_id, lookup_key(database, key))
             if profile is None:
                 raise NotFound(
@@ -291,10 +287,12 @@ class ProfileService:
 
     # ------------------------------------------------------------------- events
 
-    def record_events(self, database_id: int, events: Sequence[EventInput]) -> EventsResult:
+    def record_events(
+        self, database_id: int, events: Sequence[EventInput], viewer: User = SYSTEM
+    ) -> EventsResult:
         """Custom events and subscription changes, all in one transaction."""
         with self.store.transaction() as tx:
-            database = tx.databases.get(database_id)
+            database = visible_database(tx, database_id, viewer)
             return event_rules.record(tx, database, events, self.clock.now())
 
     def set_subscription(
@@ -317,12 +315,17 @@ class ProfileService:
         self.set_subscription(profile_id, channel, SubscriptionStatus.SUBSCRIBED)
 
     def record_message_event(
-        self, outbox_key: str, event: str, data: dict[str, Any] | None = None
+        self,
+        outbox_key: str,
+        event: str,
+        data: dict[str, Any] | None = None,
+        viewer: User = SYSTEM,
     ) -> MessageEvent:
-        """Record what a recipient did with a message (opened, clicked …)."""
+        """Record what a recipient did with a message (opened, clicked …); a message of a
+        scenario ``viewer`` may not see does not exist for them."""
         now = self.clock.now()
         with self.store.transaction() as tx:
-            message = tx.outbox.get(outbox_key)
+            message = visible_message(tx, outbox_key, viewer)
             tx.events.add(
                 message["profile_id"],
                 event,
@@ -344,12 +347,14 @@ class ProfileService:
         events_limit: int = 100,
     ) -> dict[str, Any]:
         """The profile card: fields, subscriptions, latest events, and each scenario
-        task's path (only tasks of scenarios ``viewer`` may see)."""
+        task's path; only what ``viewer`` may see (tasks, and the events of tasks, of
+        scenarios in their groups)."""
         with self.store.read() as tx:
             if database_id is None:
                 profile = tx.profiles.get(profile_id)
+                visible_database(tx, profile["database_id"], viewer)
             else:
-                tx.databases.get(database_id)
+                visible_database(tx, database_id, viewer)
                 profile = self._profile_in(tx, database_id, profile_id)
             scenarios: dict[int, tuple[str, bool] | None] = {}
             tasks = []

@@ -36,7 +36,7 @@ from scenaria.model.scenario import (
 )
 from scenaria.model.task import EndReason
 from scenaria.model.validation import validate
-from scenaria.services.access import audit
+from scenaria.services.access import audit, visible_database
 from scenaria.store.database import Store
 from scenaria.store.repositories import Tx
 
@@ -220,6 +220,7 @@ class ScenarioService:
                 blocking, "The scenario cannot be saved: " + _problem_text(blocking)
             )
         if scenario.id is None:
+            visible_database(tx, scenario.database_id, actor)
             saved = scenario.model_copy(update={"status": ScenarioStatus.DRAFT, "version": 1})
             saved.id = tx.scenarios.add(saved, not problems, now)
             audit(tx, now, actor, saved.id, action, version=1, problems=len(problems), **details)
@@ -232,6 +233,7 @@ class ScenarioService:
                 problems, "An active scenario must stay valid: " + _problem_text(problems)
             )
         if current.database_id != scenario.database_id:
+            visible_database(tx, scenario.database_id, actor)
             if current.status is ScenarioStatus.ACTIVE:
                 raise Conflict("stop the scenario before changing its profile database")
             if inside_now(tx, [scenario.id])[scenario.id]:

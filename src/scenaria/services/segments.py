@@ -26,7 +26,7 @@ from scenaria.model.segments import (
     check_rules,
     referenced_scenarios,
 )
-from scenaria.services.access import audit
+from scenaria.services.access import audit, named_database
 from scenaria.services.matching import lookup_key
 from scenaria.services.scenarios import ScenarioService
 from scenaria.store.database import Store
@@ -70,12 +70,9 @@ class SendResult:
     batches: int = 0
 
 
-def _database(tx: Tx, database_id: int) -> ProfileDatabase:
-    """The database a request body names; a missing one is bad input, not a missing page."""
-    try:
-        return tx.databases.get(database_id)
-    except NotFound as exc:
-        raise InvalidInput(str(exc)) from None
+def _database(tx: Tx, database_id: int, actor: User) -> ProfileDatabase:
+    """The database a request body names; a missing or hidden one is bad input."""
+    return named_database(tx, database_id, actor)
 
 
 def _unique(items: Sequence[Any]) -> list[Any]:
@@ -97,7 +94,8 @@ class SegmentService:
     @staticmethod
     def _get(tx: Tx, segment_id: int, actor: User) -> Segment:
         segment = tx.segments.get(segment_id)
-        if not actor.can_access(segment.groups):
+        database = tx.databases.get(segment.database_id)
+        if not (actor.can_access(segment.groups) and actor.can_access(database.groups)):
             raise NotFound(f"segment {segment_id} does not exist")
         return segment
 
@@ -166,7 +164,7 @@ class SegmentService:
     ) -> Segment:
         now = self.clock.now()
         with self.store.transaction() as tx:
-            database = _database(tx, database_id)
+            database = _database(tx, database_id, actor)
             if kind is SegmentKind.STATIC and rules is not None:
                 raise InvalidInput(
                     "a static segment has no rules: create it empty and add profiles, "
@@ -199,7 +197,8 @@ class SegmentService:
     ) -> list[Segment]:
         with self.store.read() as tx:
             found = tx.segments.list_all(database_id, kind)
-        return [s for s in found if actor.can_access(s.groups)]
+            seen = {d.id for d in tx.databases.list() if actor.can_access(d.groups)}
+        return [s for s in found if actor.can_access(s.groups) and s.database_id in seen]
 
     def update(
         self,
@@ -324,7 +323,7 @@ class SegmentService:
     def preview(self, database_id: int, rules: RuleGroup, actor: User = SYSTEM) -> int:
         """How many profiles the rules would select now, without saving anything."""
         with self.store.read() as tx:
-            database = _database(tx, database_id)
+            database = _database(tx, database_id, actor)
             checked = self._check_rules(tx, database, rules, actor)
             return tx.segments.count_matching(
                 database_id, checked, database.all_fields(), self.clock.now()

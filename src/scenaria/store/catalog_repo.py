@@ -27,6 +27,7 @@ def _database(row: Row[Any]) -> ProfileDatabase:
         name=row.name,
         fields={k: FieldType(v) for k, v in row.fields.items()},
         match_field=row.match_field,
+        groups=tuple(row.groups),
     )
 
 
@@ -40,6 +41,7 @@ class DatabaseRepo:
                 name=db.name,
                 fields={k: v.value for k, v in db.fields.items()},
                 match_field=db.match_field,
+                groups=list(db.groups),
             )
         )
         assert result.inserted_primary_key is not None
@@ -53,6 +55,12 @@ class DatabaseRepo:
 
     def list(self) -> list[ProfileDatabase]:
         return [_database(r) for r in self.conn.execute(select(databases).order_by(databases.c.id))]
+
+    def set_groups(self, database_id: int, groups: Sequence[str]) -> ProfileDatabase:
+        self.conn.execute(
+            update(databases).where(databases.c.id == database_id).values(groups=list(groups))
+        )
+        return self.get(database_id)
 
 
 class ProfileRepo:

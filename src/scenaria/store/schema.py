@@ -44,6 +44,7 @@ databases = Table(
     Column("name", String(200), nullable=False),
     Column("fields", JSON, nullable=False),
     Column("match_field", String(64), nullable=False),
+    Column("groups", JSON, nullable=False, server_default=text("'[]'")),
 )
 
 profiles = Table(

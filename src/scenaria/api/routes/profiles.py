@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, UploadFile, status
 
-from scenaria.api.deps import AppDep, CurrentUser
+from scenaria.api.deps import AppDep, CurrentUser, VisibleDatabase
 from scenaria.api.schemas.errors import error_responses
 from scenaria.api.schemas.profiles import (
     MAX_ID,
@@ -15,6 +15,7 @@ from scenaria.api.schemas.profiles import (
     CsvImportOut,
     DatabaseIn,
     DatabaseOut,
+    DatabaseUpdate,
     EventBatchIn,
     EventBatchOut,
     EventIn,
@@ -50,13 +51,17 @@ OutboxKey = Annotated[
     summary="Create a profile database with its field schema",
 )
 def create_database(body: DatabaseIn, app: AppDep, user: CurrentUser) -> DatabaseOut:
-    database = app.profiles.create_database(body.name, body.fields, body.match_field)
+    database = app.profiles.create_database(
+        body.name, body.fields, body.match_field, body.groups, actor=user
+    )
     return DatabaseOut.of(database, profiles=0)
 
 
-@router.get("/databases", response_model=list[DatabaseOut], summary="List profile databases")
+@router.get(
+    "/databases", response_model=list[DatabaseOut], summary="List the profile databases you see"
+)
 def list_databases(app: AppDep, user: CurrentUser) -> list[DatabaseOut]:
-    return [DatabaseOut.of(d) for d in app.profiles.list_databases()]
+    return [DatabaseOut.of(d) for d in app.profiles.list_databases(user)]
 
 
 @router.get(
@@ -66,8 +71,21 @@ def list_databases(app: AppDep, user: CurrentUser) -> list[DatabaseOut]:
     summary="A profile database, with its profile count",
 )
 def get_database(database_id: DatabaseId, app: AppDep, user: CurrentUser) -> DatabaseOut:
-    database = app.profiles.get_database(database_id)
-    return DatabaseOut.of(database, app.profiles.count_profiles(database_id))
+    database = app.profiles.get_database(database_id, user)
+    return DatabaseOut.of(database, app.profiles.count_profiles(database_id, user))
+
+
+@router.patch(
+    "/databases/{database_id:int}",
+    response_model=DatabaseOut,
+    responses=_errors(404),
+    summary="Change a profile database's access groups",
+)
+def update_database(
+    database_id: DatabaseId, body: DatabaseUpdate, app: AppDep, user: CurrentUser
+) -> DatabaseOut:
+    database = app.profiles.set_database_groups(database_id, body.groups, user)
+    return DatabaseOut.of(database, app.profiles.count_profiles(database_id, user))
 
 
 @router.post(
@@ -78,12 +96,10 @@ def get_database(database_id: DatabaseId, app: AppDep, user: CurrentUser) -> Dat
     description="Creates the profile, or updates the one with the same match-field value; "
     "the import triggers of `source` fire in the active scenarios of the database.",
 )
-def import_profile(
-    database_id: DatabaseId, body: ProfileIn, app: AppDep, user: CurrentUser
-) -> ImportOut:
-    result = app.profiles.import_profiles(database_id, [body.to_import()], body.source)
+def import_profile(database: VisibleDatabase, body: ProfileIn, app: AppDep) -> ImportOut:
+    assert database.id is not None
+    result = app.profiles.import_profiles(database.id, [body.to_import()], body.source)
     profile_id = result.row_ids[0]
-    assert profile_id is not None, "a single import refuses a row it cannot import"
     return ImportOut(
         profile_id=profile_id,
         created=profile_id in result.created_ids,
@@ -96,20 +112,13 @@ def import_profile(
     response_model=BatchImportOut,
     responses=_errors(404),
     summary="Import or update up to 1,000 profiles in one transaction",
-    description="All or nothing: a row that cannot be imported (an unknown field, a value "
-    "not of its field's type, an `email` that is not an e-mail address, a `phone` that is "
-    "not a phone number …) refuses the batch, and the reason names it (`profile #3: …`). "
-    "With `skip_invalid` such rows are left out and listed in `rejected`, and the others "
-    "are imported.",
+    description="All or nothing: a row that cannot be imported refuses the batch, "
+    "and the reason names it (`profile #3: …`).",
 )
-def import_profiles(
-    database_id: DatabaseId, body: ProfileBatchIn, app: AppDep, user: CurrentUser
-) -> BatchImportOut:
+def import_profiles(database: VisibleDatabase, body: ProfileBatchIn, app: AppDep) -> BatchImportOut:
+    assert database.id is not None
     rows = [row.to_import() for row in body.profiles]
-    result = app.profiles.import_profiles(
-        database_id, rows, body.source, skip_invalid=body.skip_invalid
-    )
-    return BatchImportOut.of(result)
+    return BatchImportOut.of(app.profiles.import_profiles(database.id, rows, body.source))
 
 
 @router.post(
@@ -124,15 +133,15 @@ def import_profiles(
     "line number and reason and do not stop the others.",
 )
 def import_csv(
-    database_id: DatabaseId,
+    database: VisibleDatabase,
     file: Annotated[UploadFile, File(description="UTF-8 CSV, header row first.")],
     app: AppDep,
-    user: CurrentUser,
     delimiter: Annotated[
         str, Query(description="The column separator.", pattern="^(,|;|\\||\t)$")
     ] = ",",
 ) -> CsvImportOut:
-    return CsvImportOut.of(app.profiles.import_csv(database_id, file.file, delimiter))
+    assert database.id is not None
+    return CsvImportOut.of(app.profiles.import_csv(database.id, file.file, delimiter))
 
 
 @router.get(
@@ -147,7 +156,7 @@ def find_profile(
     app: AppDep,
     user: CurrentUser,
 ) -> ProfileOut:
-    return ProfileOut.of(app.profiles.find_profile(database_id, key))
+    return ProfileOut.of(app.profiles.find_profile(database_id, key, user))
 
 
 @router.get(
@@ -159,7 +168,7 @@ def find_profile(
 def get_profile(
     database_id: DatabaseId, profile_id: ProfileId, app: AppDep, user: CurrentUser
 ) -> ProfileOut:
-    return ProfileOut.of(app.profiles.get_profile(database_id, profile_id))
+    return ProfileOut.of(app.profiles.get_profile(database_id, profile_id, user))
 
 
 @router.get(
@@ -196,7 +205,7 @@ def profile_card(
 def record_event(
     database_id: DatabaseId, body: EventIn, app: AppDep, user: CurrentUser
 ) -> EventResultOut:
-    result = app.profiles.record_events(database_id, [body.to_input()])
+    result = app.profiles.record_events(database_id, [body.to_input()], user)
     return EventResultOut(profile_id=result.profile_ids[0], recorded=result.recorded[0])
 
 
@@ -213,7 +222,7 @@ def record_events(
     database_id: DatabaseId, body: EventBatchIn, app: AppDep, user: CurrentUser
 ) -> EventBatchOut:
     inputs = [event.to_input() for event in body.events]
-    return EventBatchOut.of(app.profiles.record_events(database_id, inputs))
+    return EventBatchOut.of(app.profiles.record_events(database_id, inputs, user))
 
 
 @router.post(
@@ -226,7 +235,7 @@ def record_events(
 def record_message_event(
     outbox_key: OutboxKey, body: MessageEventIn, app: AppDep, user: CurrentUser
 ) -> MessageEventOut:
-    recorded = app.profiles.record_message_event(outbox_key, body.event, body.data)
+    recorded = app.profiles.record_message_event(outbox_key, body.event, body.data, user)
     return MessageEventOut(
         profile_id=recorded.profile_id, event=recorded.type, at=to_datetime(recorded.at)
     )

@@ -35,6 +35,8 @@ from scenaria.services.profiles import MAX_BATCH, ImportResult, ProfileImport
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
+GroupName = Annotated[str, Field(min_length=1, max_length=100)]
+Groups = Annotated[list[GroupName], Field(max_length=50)]
 
 
 def _scalar(value: Any) -> Any:
@@ -103,6 +105,15 @@ class DatabaseIn(_In):
     match_field: FieldName = Field(
         "email", description="The field imports match existing profiles on (string, int or date)."
     )
+    groups: Groups = Field(
+        default_factory=list,
+        description="Access groups: only their members (and admins) see the database, its "
+        "profiles and segments; empty means everyone.",
+    )
+
+
+class DatabaseUpdate(_In):
+    groups: Groups = Field(description="The new access groups; empty means everyone.")
 
 
 class DatabaseOut(BaseModel):
@@ -113,6 +124,7 @@ class DatabaseOut(BaseModel):
     all_fields: dict[str, FieldType]
     """Every field, the built-in ``email`` and ``phone`` included."""
     match_field: str
+    groups: list[str]
     profiles: int | None = None
     """How many profiles it holds (given when one database is asked for)."""
 
@@ -125,6 +137,7 @@ class DatabaseOut(BaseModel):
             fields=dict(database.fields),
             all_fields=database.all_fields(),
             match_field=database.match_field,
+            groups=list(database.groups),
             profiles=profiles,
         )
 
@@ -156,11 +169,6 @@ class ProfileBatchIn(_In):
         ImportSource.API, description="Where the import comes from: its triggers fire."
     )
     profiles: list[ProfileRowIn] = Field(min_length=1, max_length=MAX_BATCH)
-    skip_invalid: bool = Field(
-        False,
-        description="Leave out the rows that cannot be imported (listed in `rejected` with "
-        "their reason) and import the others, instead of refusing the whole batch.",
-    )
 
 
 class ImportOut(BaseModel):
@@ -171,20 +179,12 @@ class ImportOut(BaseModel):
     """Tasks the import triggers started."""
 
 
-class RejectedRowOut(BaseModel):
-    row: int
-    """Its position in ``profiles``, from 1."""
-    reason: str
-
-
 class BatchImportOut(BaseModel):
     created: int
     updated: int
     captured: int
-    profile_ids: list[int | None]
-    """The profile of each row, in the order of the rows (null: a row left out)."""
-    rejected: list[RejectedRowOut] = Field(default_factory=list)
-    """With ``skip_invalid``: the rows left out, each with its reason."""
+    profile_ids: list[int]
+    """The profile of each row, in the order of the rows."""
 
     @classmethod
     def of(cls, result: ImportResult) -> BatchImportOut:
@@ -193,7 +193,6 @@ class BatchImportOut(BaseModel):
             updated=result.updated,
             captured=result.captured,
             profile_ids=result.row_ids,
-            rejected=[RejectedRowOut(row=n, reason=why) for n, why in result.rejected],
         )
 
 
