@@ -21,7 +21,7 @@ from scenaria.model import scenario_file
 from scenaria.model.nodes.base import ValidationContext
 from scenaria.model.profiles import BUILTIN_FIELDS, FieldType
 from scenaria.model.validation import validate
-from scenaria.services.app import App, Config
+from scenaria.services.app import SECRET_ENV, App, Config, secret_from_env
 from scenaria.store.database import Store, database_url
 
 app = typer.Typer(help="Scenaria: customer-journey automation scenarios.", no_args_is_help=True)
@@ -31,6 +31,34 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(db_app, name="db")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
+
+SECRET_HOW = (
+    "Set it to one long random value, the same for every process of the installation, "
+    "e.g. `export SCENARIA_SECRET=$(python -c 'import secrets; print(secrets.token_hex(32))')`."
+)
+
+
+def _require_secret(command: str) -> None:
+    """Multi-process setups: without a shared secret each process would sign with its own
+    random one, so a link made by a worker would be refused by the API server."""
+    if secret_from_env() is None:
+        errors.print(
+            f"[bold red]`{command}` refuses to start: {SECRET_ENV} is not set.[/bold red] "
+            "It signs the tracking, unsubscribe and double opt-in links in the messages; "
+            "this command runs next to other Scenaria processes, and without one shared "
+            "secret, links signed by one process would not verify in another. " + SECRET_HOW
+        )
+        raise typer.Exit(2)
+
+
+def _warn_without_secret() -> None:
+    """A single process still works without a secret, until it restarts."""
+    if secret_from_env() is None:
+        errors.print(
+            f"[bold yellow]WARNING: {SECRET_ENV} is not set:[/bold yellow] a random secret, "
+            "kept only in memory, signs the tracking, unsubscribe and double opt-in links "
+            "in the messages sent; they stop working when this process restarts. " + SECRET_HOW
+        )
 
 
 @app.command()
@@ -46,6 +74,7 @@ def demo(
     ] = None,
 ) -> None:
     """Run the welcome scenario on synthetic profiles with an accelerated clock."""
+    _warn_without_secret()
     with tempfile.TemporaryDirectory(prefix="scenaria-demo-") as tmp:
         store = Store(database or f"sqlite:///{Path(tmp) / 'demo.db'}")
         store.migrate()
@@ -175,7 +204,15 @@ def serve(
         str | None, typer.Option(help="Base URL of tracking links (default: this server).")
     ] = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) and run the engine alongside."""
+    """Serve the HTTP API (OpenAPI at /docs) and run the engine alongside.
+
+    With --no-worker, `scenaria worker` processes run the engine: SCENARIA_SECRET is
+    then required, the same in every process.
+    """
+    if worker:
+        _warn_without_secret()
+    else:
+        _require_secret("scenaria serve --no-worker")
     import uvicorn
 
     from scenaria.api.app import create_app
@@ -237,8 +274,10 @@ def worker_command(
     """Run the engine alone: advance due tasks and deliver due messages until SIGTERM.
 
     Any number of workers may share one PostgreSQL database.
-    Run `scenaria db upgrade` first; give every process the same SCENARIA_SECRET.
+    Run `scenaria db upgrade` first; give every process the same SCENARIA_SECRET
+    (required). The scheduler and the deliverer run in threads of their own.
     """
+    _require_secret("scenaria worker")
     import logging
     import os
 

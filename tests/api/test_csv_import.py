@@ -78,22 +78,22 @@ def test_bad_lines_are_rejected_with_their_line_and_reason(
         b'd@example.com,"Di\nDa",4,\n'  # 6-7: a quoted newline, fine
         b"e@example.com,Ed,5,maybe\n"  # 8: bad subscription
         b"f@example.com,Fi,6,,extra\n"  # 9: one value too many
-        b"g@example.com,G\xe9rard,7,\n"  # 10: Latin-1, not UTF-8
+        b"g@example.com,Ga\xc3\xabl,7,\n"  # 10: UTF-8, fine
         b'h@example.com,"H"x,8,\n'  # 11: broken quoting
         b"i@example.com,Ida\n"  # 12: fewer values: the rest stay unset
     )
     report = upload(admin, db, content)
     assert report["rows_read"] == 9
-    assert (report["created"], report["updated"]) == (3, 0)
-    assert report["rejected_count"] == 6
+    assert (report["created"], report["updated"]) == (4, 0)
+    assert report["rejected_count"] == 5
     reasons = {r["line"]: r["reason"] for r in report["rejected"]}
     assert reasons[3] == "loyalty_points: 'lots' is not a valid int"
     assert reasons[5] == "the match field 'email' is required"
     assert reasons[8].startswith("email_subscription: 'maybe' is not one of subscribed")
     assert reasons[9] == "5 values but the header names 4 columns"
-    assert reasons[10] == "the line is not UTF-8 text"
     assert reasons[11].startswith("not readable as CSV")
-    assert set(reasons) == {3, 5, 8, 9, 10, 11}
+    assert set(reasons) == {3, 5, 8, 9, 11}
+    assert profile(admin, db, "g@example.com")["fields"]["first_name"] == "Gaël"
     assert profile(admin, db, "d@example.com")["fields"]["first_name"] == "Di\nDa"
     assert profile(admin, db, "i@example.com")["fields"] == {
         "email": "i@example.com",
@@ -170,3 +170,43 @@ def test_a_request_without_a_file_is_422(admin: TestClient, db: ProfileDatabase)
 def test_a_file_for_an_unknown_database_is_404(admin: TestClient) -> None:
     response = admin.post("/databases/404/profiles/csv", files={"file": ("p.csv", b"email\n")})
     assert response.status_code == 404
+
+
+def test_an_email_or_phone_that_is_not_one_rejects_its_line(
+    admin: TestClient, db: ProfileDatabase
+) -> None:
+    content = (
+        "email,phone,first_name\n"
+        "ann@example.com,+44 20 7946 0958,Ann\n"
+        "bo at example.com,,Bo\n"  # 3
+        "bü@example.com,,Bü\n"
+        "cy@example.com,555,Cy\n"  # 5
+        "di@example.com,(555) 010-0000,Di\n"
+    ).encode()
+    report = upload(admin, db, content)
+    assert report["created"] == 3
+    assert report["rejected"] == [
+        {"line": 3, "reason": "email: 'bo at example.com' is not an e-mail address: it has no @"},
+        {"line": 5, "reason": "phone: '555' is not a phone number: it has 3 digits, not 7 to 15"},
+    ]
+    assert profile(admin, db, "bü@example.com")["fields"]["first_name"] == "Bü"
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_line(
+    admin: TestClient, db: ProfileDatabase
+) -> None:
+    latin1 = "email,first_name\na@example.com,Ann\nb@example.com,Gérard\nc@example.com,Zoë\n"
+    detail = refused(admin, db, latin1.encode("cp1252"))
+    assert detail.startswith("the file is not UTF-8: line 3 has the byte 0xe9")
+    assert "Windows-1252" in detail and "'b@example.com,Gérard'" in detail
+    assert "save the file as UTF-8" in detail
+    assert admin.get(f"/databases/{db.id}").json()["profiles"] == 0, "nothing was imported"
+
+    header = "email,prénom\n".encode("cp1252")  # was "unknown column(s) pr�nom"
+    assert refused(admin, db, header).startswith("the file is not UTF-8: line 1")
+    utf16 = "email\na@example.com\n".encode("utf-16")
+    assert "it is UTF-16 text" in refused(admin, db, utf16)
+    far = b"email\n" + b"".join(b"u%d@example.com\n" % i for i in range(3000)) + b"z@\xff.com\n"
+    assert refused(admin, db, far).startswith("the file is not UTF-8: line 3002 ")
+    with_bom = "\ufeffemail,first_name\nd@example.com,Dörte\n".encode()
+    assert upload(admin, db, with_bom)["created"] == 1

@@ -88,13 +88,13 @@ def test_a_database_matched_on_an_external_id(admin: TestClient) -> None:
         f"/databases/{db['id']}/profiles", json={"fields": {"crm_id": 42, "email": "a@x.com"}}
     )
     again = admin.post(
-        f"/databases/{db['id']}/profiles", json={"fields": {"crm_id": "42", "phone": "+1555"}}
+        f"/databases/{db['id']}/profiles", json={"fields": {"crm_id": "42", "phone": "+15550100"}}
     )
     assert response.json()["created"] is True
     pid = response.json()["profile_id"]
     assert again.json() == {"profile_id": pid, "created": False, "captured": 0}
     found = admin.get(f"/databases/{db['id']}/profiles/by-key", params={"key": "42"}).json()
-    assert found["fields"] == {"crm_id": 42, "email": "a@x.com", "phone": "+1555"}
+    assert found["fields"] == {"crm_id": 42, "email": "a@x.com", "phone": "+15550100"}
 
 
 @pytest.mark.parametrize(
@@ -185,7 +185,9 @@ def test_a_batch_of_1000_is_one_import(admin: TestClient, db: ProfileDatabase) -
         (profile("b@example.com", loyalty_points=2**70), "profile #2: loyalty_points"),
         ({"fields": {"first_name": "Bo"}}, "profile #2: the match field 'email' is required"),
         ({"fields": {"email": None}}, "profile #2: the match field 'email' is required"),
-        (profile("b" * 400), "profile #2: email is longer than 320 characters"),
+        (profile("b" * 400 + "@example.com"), "before the @ is longer than 64 characters"),
+        (profile("b.example.com"), "profile #2: email: 'b.example.com' is not an e-mail address"),
+        (profile("c@example.com", phone="call me"), "profile #2: phone: 'call me' is not a phone"),
     ],
 )
 def test_a_bad_row_refuses_the_whole_batch_naming_it(
@@ -204,6 +206,78 @@ def test_a_single_import_names_the_bad_field(admin: TestClient, db: ProfileDatab
     assert response.json()["detail"] == (
         "profile #1: unknown field(s) shoe: not in the database schema"
     )
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        (
+            {"email": "ann smith@example.com"},
+            "email: 'ann smith@example.com' is not an e-mail address: it has a space in it",
+        ),
+        (
+            {"email": "ann@example"},
+            "email: 'ann@example' is not an e-mail address: example after "
+            "the @ is not a domain like example.com",
+        ),
+        ({"email": "ann@@example.com"}, "it has more than one @"),
+        ({"email": "ann@example.com\r\nBcc: x@y.com"}, "it has a control character in it"),
+        ({"email": "<ann@example.com>"}, "it has < > in it"),
+        (
+            {"email": "a@x.com", "phone": "12345"},
+            "phone: '12345' is not a phone number: it has 5 digits, not 7 to 15",
+        ),
+        (
+            {"email": "a@x.com", "phone": "+1 555 CALL NOW"},
+            "phone: '+1 555 CALL NOW' is not a phone number: it may hold only digits",
+        ),
+    ],
+)
+def test_an_email_or_phone_that_is_not_one_is_refused_with_the_reason(
+    admin: TestClient, db: ProfileDatabase, fields: dict[str, Any], reason: str
+) -> None:
+    response = admin.post(f"/databases/{db.id}/profiles", json={"fields": fields})
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+    assert admin.get(f"/databases/{db.id}").json()["profiles"] == 0
+
+
+def test_internationalised_addresses_and_written_phone_numbers_are_accepted(
+    admin: TestClient, db: ProfileDatabase
+) -> None:
+    for email, phone in [
+        ("bü@example.com", "+49 (30) 1234-5678"),
+        ("用户@例子.广告", "0044 20 7946 0958"),
+        ("ann+news@mail.example.co.uk", "555.010.0000"),
+    ]:
+        result = import_one(admin, db.id or 0, email, {"phone": phone})
+        assert result["created"] is True
+        stored = admin.get(f"/databases/{db.id}/profiles/{result['profile_id']}").json()
+        assert stored["fields"]["phone"] == phone, "stored as given"
+
+
+def test_a_batch_may_leave_out_its_bad_rows_and_import_the_rest(
+    admin: TestClient, db: ProfileDatabase
+) -> None:
+    rows = [
+        profile("a@example.com"),
+        profile("not-an-address"),
+        profile("c@example.com", phone="42"),
+        profile("d@example.com", loyalty_points="many"),
+        profile("bü@example.com"),
+    ]
+    body = {"profiles": rows, "skip_invalid": True}
+    response = admin.post(f"/databases/{db.id}/profiles/batch", json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert (result["created"], result["updated"]) == (2, 0)
+    assert [pid is None for pid in result["profile_ids"]] == [False, True, True, True, False]
+    assert result["rejected"] == [
+        {"row": 2, "reason": "email: 'not-an-address' is not an e-mail address: it has no @"},
+        {"row": 3, "reason": "phone: '42' is not a phone number: it has 2 digits, not 7 to 15"},
+        {"row": 4, "reason": "loyalty_points: 'many' is not a valid int"},
+    ]
+    assert admin.get(f"/databases/{db.id}").json()["profiles"] == 2
 
 
 @pytest.mark.parametrize(

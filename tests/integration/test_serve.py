@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+NO_SECRET = {k: v for k, v in os.environ.items() if k != "SCENARIA_SECRET"}
 
 SCENARIA = str(Path(sys.executable).parent / "scenaria")
 
@@ -22,7 +25,13 @@ def _port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[httpx.Client]:
+def served_log(tmp_path: Path) -> Path:
+    """What the server writes to stderr."""
+    return tmp_path / "serve.log"
+
+
+@pytest.fixture
+def served(tmp_path: Path, served_log: Path) -> Iterator[httpx.Client]:
     url = f"sqlite:///{tmp_path / 'served.db'}"
     created = subprocess.run(
         [SCENARIA, "token", "create", "--user", "ops", "--admin", "--database", url],
@@ -32,11 +41,13 @@ def served(tmp_path: Path) -> Iterator[httpx.Client]:
     )
     token = created.stdout.strip().splitlines()[-1]
     port = _port()
-    server = subprocess.Popen(
-        [SCENARIA, "serve", "--database", url, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with served_log.open("wb") as log:
+        server = subprocess.Popen(
+            [SCENARIA, "serve", "--database", url, "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=NO_SECRET,
+        )
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}
     )
@@ -84,3 +95,22 @@ def test_serve_runs_the_api_and_the_worker(served: httpx.Client) -> None:
             break
         time.sleep(0.05)
     assert inside.get("wait") == 1 and inside.get("new") == 0
+
+
+def test_serve_answers_the_probes_and_warns_without_a_secret(
+    served: httpx.Client, served_log: Path
+) -> None:
+    assert served.get("/healthz", headers={"Authorization": ""}).json() == {"status": "ok"}
+    for _ in range(100):
+        ready = served.get("/readyz", headers={"Authorization": ""})
+        if ready.status_code == 200:
+            break
+        time.sleep(0.05)
+    body = ready.json()
+    assert ready.status_code == 200, body
+    assert body["status"] == "ready" and body["database"]["status"] == "ok"
+    assert body["scheduler"]["status"] == body["deliverer"]["status"] == "running"
+    # One process: it starts, but says loudly that its links die with it.
+    log = served_log.read_text()
+    assert "WARNING: SCENARIA_SECRET is not set" in log
+    assert "stop working when this process restarts" in log

@@ -20,7 +20,7 @@ from scenaria.api.routes import sms_callbacks
 from scenaria.channels.resources import Resources, SmsResource
 from scenaria.channels.sms_http import HttpSmsChannel
 from scenaria.clock import FakeClock
-from scenaria.engine.delivery import Channel, Deliverer, RetryPolicy
+from scenaria.engine.delivery import BreakerPolicy, Channel, Deliverer, RetryPolicy
 from scenaria.errors import InvalidInput
 from scenaria.model.profiles import FieldType, ProfileDatabase
 from scenaria.services.app import App, Config
@@ -104,6 +104,8 @@ def test_gateway_down_then_up_retries_with_backoff_and_loses_nothing(
     keys = queue_sms(store, clock, 3)
     channel = sms_channel(f"http://127.0.0.1:{closed_port()}")
     sender = deliverer(store, clock, channel)
+    # The retry policy alone: a breaker that trips only past the batch.
+    sender.breakers.policy = BreakerPolicy(failures=10)
     start = clock.now()
 
     sender.run_once()

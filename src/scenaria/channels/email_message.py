@@ -29,7 +29,11 @@ _TAG = re.compile(r"<[^>]+>")
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 _WIRE = policy.SMTP.clone(max_line_length=998)
 """CRLF line ends; headers folded only past SMTP's line limit, so a long
-List-Unsubscribe URL stays one readable token instead of an encoded word."""
+List-Unsubscribe URL stays one readable token instead of an encoded word.
+Non-ASCII header text (a subject, a display name) goes out as RFC 2047 encoded
+words."""
+_WIRE_UTF8 = _WIRE.clone(utf8=True)
+"""For a message sent with SMTPUTF8 (a non-ASCII address): headers in raw UTF-8."""
 
 
 def message_id(key: str) -> str:
@@ -77,9 +81,14 @@ def text_part(body: str, links: Links, *, confirm: bool) -> str:
 
 
 def build_message(
-    key: str, payload: dict[str, Any], resource: EmailResource, links: Links
+    key: str,
+    payload: dict[str, Any],
+    resource: EmailResource,
+    links: Links,
+    to: str | None = None,
 ) -> EmailMessage:
-    """The message for one outbox row; ValueError if its headers cannot be formed."""
+    """The message for one outbox row (``to``: the recipient as it goes on the wire,
+    by default the payload's); ValueError if its headers cannot be formed."""
     confirm = payload.get("subscription") == UNCONFIRMED
     html_body = str(payload.get("html") or "")
     text_body = str(payload.get("text") or "")
@@ -87,7 +96,7 @@ def build_message(
         text_body = html.unescape(_TAG.sub("", html_body)).strip()
     message = EmailMessage()
     message["From"] = formataddr((resource.sender_name, resource.sender_address))
-    message["To"] = str(payload["to"])
+    message["To"] = to if to is not None else str(payload["to"])
     message["Subject"] = _LINE_BREAKS.sub(" ", str(payload.get("subject") or "")).strip()
     message["Message-ID"] = message_id(key)
     message[KEY_HEADER] = key
@@ -99,6 +108,22 @@ def build_message(
     return message
 
 
-def to_bytes(message: EmailMessage) -> bytes:
-    """The message as it goes over SMTP (CRLF line ends)."""
-    return message.as_bytes(policy=_WIRE)
+def to_bytes(message: EmailMessage, *, utf8: bool = False) -> bytes:
+    """The message as it goes over SMTP (CRLF line ends); ``utf8`` for SMTPUTF8."""
+    return message.as_bytes(policy=_WIRE_UTF8 if utf8 else _WIRE)
+
+
+def wire_address(address: str) -> tuple[str, bool]:
+    """The address as it goes on the wire, and whether it needs SMTPUTF8: a non-ASCII
+    domain is IDNA-encoded; only a non-ASCII local part needs SMTPUTF8. ValueError if
+    the domain cannot be encoded."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        local, domain = address, ""
+    if domain and not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"the domain of {address!r} cannot be IDNA-encoded: {exc}") from exc
+    wire = f"{local}@{domain}" if at else local
+    return wire, not local.isascii()

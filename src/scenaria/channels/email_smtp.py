@@ -6,8 +6,15 @@ names and is never logged nor kept in a reply. One connection per resource is
 kept open and reused across messages; it is dropped after any error.
 
 SMTP 4xx replies, connection failures and timeouts are retried by the
-deliverer; 5xx replies (a mailbox that does not exist, a refused sender) fail
-the message for good.
+deliverer (a failure to connect or to get the greeting is an
+``UnreachableError``, which the resource's circuit breaker counts); 5xx replies
+(a mailbox that does not exist, a refused sender) fail the message for good.
+The resource's ``timeout_seconds`` (10 s by default) bounds the connection, the
+greeting and each command.
+
+A recipient whose domain is not ASCII is sent IDNA-encoded; one whose local part
+is not ASCII (``bü@example.com``) goes with SMTPUTF8 when the server offers it,
+and fails for good, saying so, when it does not.
 """
 
 from __future__ import annotations
@@ -17,11 +24,16 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
-from scenaria.channels.email_message import build_message, message_id, to_bytes
+from scenaria.channels.email_message import build_message, message_id, to_bytes, wire_address
 from scenaria.channels.resources import EmailResource
 from scenaria.channels.tracking import Links
 from scenaria.engine.delivery import DeliveryResult, OutboundMessage
-from scenaria.errors import InvalidInput, PermanentDeliveryError, RetryableDeliveryError
+from scenaria.errors import (
+    InvalidInput,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    UnreachableError,
+)
 
 CHANNEL = "email"
 
@@ -49,11 +61,12 @@ class SmtpChannel:
             raise PermanentDeliveryError("the message has no recipient")
         links = Links(self.public_url, self.secret, message.key)
         try:
-            mime = build_message(message.key, payload, resource, links)
-            data = to_bytes(mime)
-        except (ValueError, TypeError, KeyError) as exc:
+            to, utf8 = wire_address(to)
+            mime = build_message(message.key, payload, resource, links, to)
+            data = to_bytes(mime, utf8=utf8)
+        except (ValueError, TypeError, KeyError, UnicodeError) as exc:
             raise PermanentDeliveryError(f"the message cannot be formed: {exc}") from exc
-        self._send(name, resource, to, data)
+        self._send(name, resource, to, data, utf8)
         return DeliveryResult(
             {
                 "message_id": message_id(message.key),
@@ -61,19 +74,22 @@ class SmtpChannel:
             }
         )
 
-    def _send(self, name: str, resource: EmailResource, to: str, data: bytes) -> None:
+    def _send(self, name: str, resource: EmailResource, to: str, data: bytes, utf8: bool) -> None:
         reused = name in self._connections
         try:
-            connection = self._connection(name, resource)
+            connection = self._open(name, resource)
             try:
-                refused = connection.sendmail(resource.sender_address, [to], data)
+                refused = _transmit(connection, resource, to, data, utf8)
             except smtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 # The kept connection went stale (the server's idle timeout): once more, fresh.
                 self._drop(name)
-                connection = self._connection(name, resource)
-                refused = connection.sendmail(resource.sender_address, [to], data)
+                connection = self._open(name, resource)
+                refused = _transmit(connection, resource, to, data, utf8)
+        except (UnreachableError, PermanentDeliveryError):
+            self._drop(name)
+            raise
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop(name)
             code, reply = next(iter(exc.recipients.values()), (0, b""))
@@ -97,6 +113,18 @@ class SmtpChannel:
         if refused:  # only possible with several recipients; kept for completeness
             code, reply = next(iter(refused.values()))
             raise _reply_error(f"recipient {to} refused", code, reply)
+
+    def _open(self, name: str, resource: EmailResource) -> smtplib.SMTP:
+        """The resource's connection; UnreachableError if it cannot be had."""
+        try:
+            return self._connection(name, resource)
+        except smtplib.SMTPResponseException:
+            raise  # the server answered: a reply, not a connection failure
+        except (smtplib.SMTPException, OSError) as exc:
+            raise UnreachableError(
+                f"SMTP {resource.smtp_host}:{resource.smtp_port} unreachable: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
 
     def _connection(self, name: str, resource: EmailResource) -> smtplib.SMTP:
         connection = self._connections.get(name)
@@ -133,6 +161,23 @@ class SmtpChannel:
     def close(self) -> None:
         for name in list(self._connections):
             self._drop(name)
+
+
+def _transmit(
+    connection: smtplib.SMTP, resource: EmailResource, to: str, data: bytes, utf8: bool
+) -> dict[str, tuple[int, bytes]]:
+    options: list[str] = []
+    if utf8:
+        connection.ehlo_or_helo_if_needed()
+        if not connection.has_extn("smtputf8"):
+            raise PermanentDeliveryError(
+                f"recipient {to} is not an ASCII address, and the SMTP server "
+                f"{resource.smtp_host}:{resource.smtp_port} does not offer SMTPUTF8"
+            )
+        options.append("SMTPUTF8")
+        if connection.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+    return connection.sendmail(resource.sender_address, [to], data, mail_options=options)
 
 
 def _quit(connection: smtplib.SMTP) -> None:

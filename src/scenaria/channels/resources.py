@@ -33,7 +33,9 @@ class EmailResource(_Resource):
     password_env: str | None = None
     """Name of the environment variable holding the SMTP password."""
     rate_per_second: float | None = Field(default=None, gt=0)
-    timeout_seconds: float = Field(default=30, gt=0)
+    timeout_seconds: float = Field(default=10, gt=0)
+    """Bounds the connection, the server's greeting and each SMTP command: short, so a
+    hung server costs little before its circuit breaker pauses it."""
 
     def password(self) -> SecretStr | None:
         return _secret(self.password_env)

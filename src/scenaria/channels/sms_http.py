@@ -6,8 +6,10 @@ out as the ``Idempotency-Key`` header, so a gateway that deduplicates by either
 delivers a message re-sent after a crash once. The bearer token is read from the
 environment when the channel is built and never logged or kept in an answer.
 
-5xx, 408, 425, 429 and network errors are retried; other non-2xx answers, and a
-2xx answer whose status says the gateway rejected the message, are final.
+5xx, 408, 425, 429 and network errors are retried (a refused or timed-out
+connection is an ``UnreachableError``, counted by the resource's circuit
+breaker); other non-2xx answers, and a 2xx answer whose status says the gateway
+rejected the message, are final.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pydantic import SecretStr
 
 from scenaria.channels.resources import SmsResource
 from scenaria.engine.delivery import DeliveryResult, OutboundMessage
-from scenaria.errors import PermanentDeliveryError, RetryableDeliveryError
+from scenaria.errors import PermanentDeliveryError, RetryableDeliveryError, UnreachableError
 from scenaria.model.templating import RenderError, render
 
 CHANNEL = "sms"
@@ -64,6 +66,8 @@ class HttpSmsChannel:
             reply = self.client.post(
                 resource.url, content=body, headers=headers, timeout=resource.timeout_seconds
             )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise UnreachableError(f"SMS gateway unreachable: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
             # httpx messages name the URL, never the headers: the token stays out.
             raise RetryableDeliveryError(f"SMS gateway unreachable: {type(exc).__name__}") from exc

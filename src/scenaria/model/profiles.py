@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -127,12 +128,101 @@ def coerce(value: Any, kind: FieldType, field: str = "value") -> Any:
     raise InvalidInput(f"{field}: {value!r} is not a valid {kind.value}")
 
 
+_ADDRESS_SPECIALS = frozenset('"(),:;<>[\\]')
+"""Characters an unquoted address may not hold (RFC 5322 specials, ``@`` aside)."""
+
+
+def email_problem(address: str) -> str | None:
+    """Why ``address`` is not an e-mail address a message can be sent to, or None.
+
+    Syntax only, after trimming surrounding spaces: ``local@domain``, no spaces or
+    control characters, none of ``"(),:;<>[\\]``, a local part of at most 64
+    characters with no leading, trailing or doubled dot, and a domain of at least
+    two dot-separated labels (letters, digits, inner hyphens; at most 63 each).
+    Non-ASCII letters are allowed on both sides (internationalised addresses, sent
+    with SMTPUTF8); quoted local parts and ``[address]`` domains are not.
+    """
+    text = address.strip()
+    if "@" not in text:
+        return "it has no @"
+    local, _, domain = text.rpartition("@")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in text):
+        return "it has a control character in it"
+    if any(c.isspace() for c in text):
+        return "it has a space in it"
+    if "@" in local:
+        return "it has more than one @"
+    bad = sorted({c for c in text if c in _ADDRESS_SPECIALS})
+    if bad:
+        return f"it has {' '.join(bad)} in it"
+    if not local:
+        return "nothing comes before the @"
+    if len(local) > 64:
+        return "the part before the @ is longer than 64 characters"
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return "the part before the @ has a leading, trailing or doubled dot"
+    labels = domain.split(".")
+    if not domain or len(labels) < 2 or len(domain) > 255:
+        return f"{domain or 'nothing'} after the @ is not a domain like example.com"
+    for label in labels:
+        if not label or len(label) > 63:
+            return f"the domain {domain} has an empty or overlong label"
+        if label.startswith("-") or label.endswith("-"):
+            return f"the domain {domain} has a label starting or ending with -"
+        if not all(c.isalnum() or c == "-" for c in label):
+            return f"the domain {domain} holds characters a domain cannot"
+    return None
+
+
+PHONE_SEPARATORS = str.maketrans("", "", " -().\u00a0")
+PHONE_DIGITS = (7, 15)
+"""A phone number's length in digits: E.164 allows at most 15, local numbers fewer."""
+
+
+def phone_problem(number: str) -> str | None:
+    """Why ``number`` is not a phone number, or None.
+
+    E.164-like: an optional leading ``+``, then 7 to 15 digits once spaces, dashes,
+    dots and parentheses are taken out (``+1 (555) 010-0000`` is fine). The value is
+    stored as given.
+    """
+    text = number.strip().translate(PHONE_SEPARATORS)
+    digits = text.removeprefix("+")
+    if not digits.isdecimal() or not digits.isascii():
+        return "it may hold only digits, an optional leading +, spaces, dashes and parentheses"
+    low, high = PHONE_DIGITS
+    if not low <= len(digits) <= high:
+        return f"it has {len(digits)} digits, not {low} to {high}"
+    return None
+
+
+FIELD_FORMATS = {"email": email_problem, "phone": phone_problem}
+"""The built-in fields whose values must be an e-mail address / phone number."""
+
+
+def check_format(name: str, value: Any) -> None:
+    """Refuse a built-in ``email`` or ``phone`` value that is not one (an empty value
+    means none and passes)."""
+    problem = FIELD_FORMATS.get(name)
+    if problem is None or not isinstance(value, str) or not value.strip():
+        return
+    why = problem(value)
+    if why is not None:
+        what = "an e-mail address" if name == "email" else "a phone number"
+        shown = repr(value) if len(value) <= 100 else f"{value[:60]!r}… ({len(value)} characters)"
+        raise InvalidInput(f"{name}: {shown} is not {what}: {why}")
+
+
 def coerce_fields(schema: dict[str, FieldType], fields: dict[str, Any]) -> dict[str, Any]:
-    """Check field names against the schema and coerce each value."""
+    """Check field names against the schema and coerce each value; the built-in
+    ``email`` and ``phone`` must be an e-mail address and a phone number."""
     unknown = sorted(set(fields) - set(schema))
     if unknown:
         raise InvalidInput(f"unknown field(s) {', '.join(unknown)}: not in the database schema")
-    return {name: coerce(value, schema[name], name) for name, value in fields.items()}
+    coerced = {name: coerce(value, schema[name], name) for name, value in fields.items()}
+    for name in FIELD_FORMATS.keys() & coerced.keys():
+        check_format(name, coerced[name])
+    return coerced
 
 
 class Profile(BaseModel):

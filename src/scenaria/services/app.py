@@ -14,19 +14,28 @@ from scenaria.clock import Clock, FakeClock, SystemClock
 from scenaria.engine.delivery import Channel, Deliverer
 from scenaria.engine.scheduler import GraphCache, Scheduler
 from scenaria.services.access import AccessService
+from scenaria.services.jobs import JobRunner
 from scenaria.services.profiles import ProfileService
 from scenaria.services.scenarios import ScenarioService
 from scenaria.services.segments import SegmentService
 from scenaria.services.stats import StatsService
 from scenaria.store.database import Store
 
+SECRET_ENV = "SCENARIA_SECRET"
+"""Signs tracking, unsubscribe and double opt-in links; every process of one
+installation must share it."""
+
+
+def secret_from_env() -> bytes | None:
+    """The configured link-signing secret, or None when ``SCENARIA_SECRET`` is unset or empty."""
+    value = os.environ.get(SECRET_ENV)
+    return value.encode() if value else None
+
 
 def _secret_from_env() -> bytes:
-    value = os.environ.get("SCENARIA_SECRET")
-    if value:
-        return value.encode()
-    # Without a configured secret, links stay valid only for this process's life.
-    return secrets.token_bytes(32)
+    # Without a configured secret, links stay valid only for this process's life
+    # (the CLI refuses multi-process setups without one and warns otherwise).
+    return secret_from_env() or secrets.token_bytes(32)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class App:
         graphs = GraphCache()
         self.scenarios = ScenarioService(self.store, self.clock, self.config.allowed_hosts)
         self.profiles = ProfileService(self.store, self.clock, GraphCache())
+        self.jobs = JobRunner(self.store, self.clock, self.profiles)
         self.stats = StatsService(self.store, self.clock)
         self.access = AccessService(self.store, self.clock)
         self.segments = SegmentService(self.store, self.clock, self.scenarios)
@@ -79,6 +89,7 @@ class App:
 
     def close(self) -> None:
         """Close the channels' connections and the database pool."""
+        self.jobs.stop()
         for channel in self.deliverer.channels.values():
             channel.close()
         self.store.dispose()

@@ -7,19 +7,29 @@ clicked, unsubscribed, subscription confirmed), oldest first.
 The channel report counts, per Email/SMS node of a scenario, the messages that
 were sent, failed or skipped during a period (UTC days, both included; by default
 the last 7 days) and the messages that were delivered, opened, clicked or led to
-an unsubscription during it: a message opened five times counts once.
+an unsubscription during it: a message opened five times counts once. It also
+lists the delivery resources the scenario uses (an Email/SMS node's resource, an
+API Request node's host) that a circuit breaker holds paused after connection
+failures, with the reason and when the next try is due: the deliverer's in-process
+state, so a report served by ``scenaria serve --no-worker`` shows only what its
+own deliverer saw.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from scenaria.clock import DAY, Clock, day_of
+from scenaria.engine.delivery import PausedResource
 from scenaria.errors import InvalidInput, NotFound
 from scenaria.model.access import SYSTEM, User
+from scenaria.model.nodes.api_request import CHANNEL as API_REQUEST
+from scenaria.model.nodes.api_request import host_of
 from scenaria.model.nodes.condition import CHANNEL_NODE_KINDS
+from scenaria.model.scenario import Scenario
 from scenaria.services.scenarios import visible
 from scenaria.services.stats import DEFAULT_PERIOD_DAYS, day_date, day_number
 from scenaria.store.database import Store
@@ -75,6 +85,8 @@ class ChannelReport:
     date_from: date
     date_to: date
     nodes: list[ChannelNodeCounts] = field(default_factory=list)
+    paused_resources: list[PausedResource] = field(default_factory=list)
+    """Resources of this scenario's nodes that delivery holds back for now."""
 
 
 def period(today: date, date_from: date | None, date_to: date | None) -> tuple[date, date]:
@@ -92,10 +104,30 @@ def period(today: date, date_from: date | None, date_to: date | None) -> tuple[d
     return date_from, date_to
 
 
+def uses(scenario: Scenario, resource: PausedResource) -> bool:
+    """Does one of the scenario's nodes send through this resource?"""
+    for node in scenario.nodes:
+        if node.kind == resource.channel == API_REQUEST:
+            url = str(node.settings.get("url", ""))
+            if "{" in url or host_of(url) == resource.resource:
+                return True
+        elif node.kind == resource.channel and node.kind in CHANNEL_NODE_KINDS:
+            if str(node.settings.get("resource", "default")) == resource.resource:
+                return True
+    return False
+
+
 class ChannelReportService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        paused: Callable[[], list[PausedResource]] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.paused = paused
+        """The deliverer's ``paused_resources``, if one runs in this process."""
 
     def history(self, key: str, actor: User = SYSTEM) -> MessageHistory:
         """The statuses of one message with their times (NotFound outside the actor's
@@ -167,4 +199,5 @@ class ChannelReportService:
             for n in scenario.nodes
             if n.kind in CHANNEL_NODE_KINDS
         ]
-        return ChannelReport(scenario_id, date_from, date_to, nodes)
+        paused = [p for p in (self.paused() if self.paused else []) if uses(scenario, p)]
+        return ChannelReport(scenario_id, date_from, date_to, nodes, paused)

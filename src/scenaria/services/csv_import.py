@@ -6,13 +6,16 @@ empty cell leaves the field as it is. The file is read as a stream and
 imported in batches of :data:`~scenaria.services.profiles.MAX_BATCH` through
 the ordinary import (source ``file``), each batch one transaction. A bad line
 is rejected with its line number and reason without stopping the others; a
-header that cannot be imported refuses the whole file before anything is written.
+header that cannot be imported, or a file that is not UTF-8 text, refuses the
+whole file before anything is written.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -32,6 +35,8 @@ CHANNELS = frozenset(c.value for c in Channel)
 MAX_LISTED_REJECTIONS = 1000
 """Rejected lines listed in the report; the count covers them all."""
 DELIMITERS = frozenset({",", ";", "\t", "|"})
+SCAN_CHUNK = 1 << 20
+"""Bytes read at a time when checking that a file is UTF-8."""
 _Reader = Any
 """``csv.reader``'s object (its type is private to typeshed)."""
 
@@ -70,43 +75,111 @@ class _Columns:
     schema: dict[str, FieldType]
 
 
+Progress = Callable[["CsvImportReport"], None]
+"""Called with the report after each batch is imported."""
+
+
 def import_csv(
-    service: ProfileService, database_id: int, data: IO[bytes], delimiter: str = ","
+    service: ProfileService,
+    database_id: int,
+    data: IO[bytes],
+    delimiter: str = ",",
+    on_batch: Progress | None = None,
 ) -> CsvImportReport:
-    """Import the UTF-8 CSV in ``data`` into the database; returns the progress report."""
+    """Import the UTF-8 CSV in ``data`` into the database; returns the progress report
+    (``on_batch`` gets it after each batch too)."""
     if delimiter not in DELIMITERS:
         raise InvalidInput("the delimiter must be one of , ; | or a tab")
     database = service.get_database(database_id)
     report = CsvImportReport(database_id)
-    # Bytes that are not UTF-8 become U+FFFD, and their line is rejected.
-    text = io.TextIOWrapper(data, encoding="utf-8-sig", errors="replace", newline="")
+    if data.seekable():
+        check_utf8(data)
+    text = io.TextIOWrapper(data, encoding="utf-8-sig", errors="strict", newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
     try:
-        reader = csv.reader(text, delimiter=delimiter, strict=True)
-        header = _next_record(reader)
-        if header is None:
-            raise InvalidInput("the file is empty: its first line must name the columns")
-        columns = _columns(database, header[1])
-        batch: list[ProfileImport] = []
-        while (record := _next_record(reader)) is not None:
-            line, cells = record
-            if isinstance(cells, list) and not any(c.strip() for c in cells):
-                continue
-            report.rows_read += 1
-            try:
-                if isinstance(cells, str):
-                    raise InvalidInput(cells)
-                batch.append(_row(database, columns, cells))
-            except InvalidInput as exc:
-                report.reject(line, str(exc))
-                continue
-            if len(batch) == MAX_BATCH:
-                _flush(service, database_id, batch, report)
-                batch = []
-        if batch:
-            _flush(service, database_id, batch, report)
-        return report
+        _import_records(service, database, reader, report, on_batch)
+    except UnicodeDecodeError as exc:  # a file that could not be checked first
+        raise InvalidInput(_not_utf8(reader.line_num + 1, exc.object, exc.start)) from None
     finally:
         text.detach()  # the caller owns the file
+    return report
+
+
+def check_utf8(data: IO[bytes]) -> None:
+    """Refuse a file that is not UTF-8 text (a UTF-8 byte-order mark is fine), naming
+    the first line that is not, and rewind it.
+
+    Decoding it loosely instead turned every accented letter of a Windows-1252 file
+    into U+FFFD, and the header into "unknown column(s) ��b…"."""
+    start = data.tell()
+    head = data.read(2)
+    if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise InvalidInput(
+            'the file is not UTF-8: it is UTF-16 text; save it as UTF-8 ("CSV UTF-8") '
+            "and upload it again"
+        )
+    data.seek(start)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines_before = 0
+    try:
+        while chunk := data.read(SCAN_CHUNK):
+            decoder.decode(chunk)
+            lines_before += chunk.count(b"\n")
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        # exc.object is this chunk plus at most 3 held-back bytes, none of them "\n".
+        line = lines_before + exc.object[: exc.start].count(b"\n") + 1
+        raise InvalidInput(_not_utf8(line, exc.object, exc.start)) from None
+    finally:
+        data.seek(start)
+
+
+def _not_utf8(line: int, data: bytes, position: int) -> str:
+    """The reason a file is refused: the line, the byte, how the line reads in Windows-1252."""
+    begin = data.rfind(b"\n", 0, position) + 1
+    end = data.find(b"\n", position)
+    text = data[begin : end if end >= 0 else len(data)].rstrip(b"\r")
+    if len(text) > 80:
+        start = max(0, min(position - begin - 40, len(text) - 80))
+        text = text[start : start + 80]
+    guess = text.decode("cp1252", errors="replace")
+    return (
+        f"the file is not UTF-8: line {line} has the byte 0x{data[position]:02x}, which UTF-8 "
+        f"does not allow (it looks like Windows-1252 or Latin-1, where the line reads "
+        f'{guess!r}); save the file as UTF-8 ("CSV UTF-8") and upload it again'
+    )
+
+
+def _import_records(
+    service: ProfileService,
+    database: ProfileDatabase,
+    reader: _Reader,
+    report: CsvImportReport,
+    on_batch: Progress | None,
+) -> None:
+    assert database.id is not None
+    header = _next_record(reader)
+    if header is None:
+        raise InvalidInput("the file is empty: its first line must name the columns")
+    columns = _columns(database, header[1])
+    batch: list[ProfileImport] = []
+    while (record := _next_record(reader)) is not None:
+        line, cells = record
+        if isinstance(cells, list) and not any(c.strip() for c in cells):
+            continue
+        report.rows_read += 1
+        try:
+            if isinstance(cells, str):
+                raise InvalidInput(cells)
+            batch.append(_row(database, columns, cells))
+        except InvalidInput as exc:
+            report.reject(line, str(exc))
+            continue
+        if len(batch) == MAX_BATCH:
+            _flush(service, database.id, batch, report, on_batch)
+            batch = []
+    if batch:
+        _flush(service, database.id, batch, report, on_batch)
 
 
 def _next_record(reader: _Reader) -> tuple[int, list[str] | str] | None:
@@ -158,8 +231,6 @@ def _columns(database: ProfileDatabase, header: list[str] | str) -> _Columns:
 def _row(database: ProfileDatabase, columns: _Columns, cells: list[str]) -> ProfileImport:
     if len(cells) > columns.width:
         raise InvalidInput(f"{len(cells)} values but the header names {columns.width} columns")
-    if any("\ufffd" in c for c in cells):
-        raise InvalidInput("the line is not UTF-8 text")
     values = {
         name: cells[i].strip() for i, name in columns.fields if i < len(cells) and cells[i].strip()
     }
@@ -180,10 +251,16 @@ def _row(database: ProfileDatabase, columns: _Columns, cells: list[str]) -> Prof
 
 
 def _flush(
-    service: ProfileService, database_id: int, batch: list[ProfileImport], report: CsvImportReport
+    service: ProfileService,
+    database_id: int,
+    batch: list[ProfileImport],
+    report: CsvImportReport,
+    on_batch: Progress | None,
 ) -> None:
     result = service.import_profiles(database_id, batch, ImportSource.FILE)
     report.batches += 1
     report.created += result.created
     report.updated += result.updated
     report.captured += result.captured
+    if on_batch is not None:
+        on_batch(report)

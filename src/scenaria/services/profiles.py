@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
@@ -60,9 +60,11 @@ class ImportResult:
     """The created profiles' ids, then the updated ones'."""
     captured: int = 0
     """Tasks started by triggers this import fired."""
-    row_ids: list[int] = field(default_factory=list)
-    """The profile id of each imported row, in the order of the rows."""
+    row_ids: list[int | None] = field(default_factory=list)
+    """The profile id of each row, in the order of the rows (None: the row was left out)."""
     created_ids: frozenset[int] = frozenset()
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    """With ``skip_invalid``: (position from 1, reason) of each row left out."""
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,18 @@ class ProfileService:
     # ------------------------------------------------------------------ imports
 
     def import_profiles(
-        self, database_id: int, rows: Sequence[ProfileImport], source: ImportSource
+        self,
+        database_id: int,
+        rows: Sequence[ProfileImport],
+        source: ImportSource,
+        *,
+        skip_invalid: bool = False,
     ) -> ImportResult:
         """Create or update profiles (matched on the database's match field) in one
         transaction, and capture them into every active scenario whose trigger fires.
 
-        A row that cannot be imported refuses the whole batch, naming the row.
+        A row that cannot be imported refuses the whole batch, naming the row; with
+        ``skip_invalid`` it is left out instead, and listed with its reason.
         Concurrent imports of the same profiles are safe: a profile is created by
         one of them and updated by the others, and a transaction PostgreSQL aborts
         (deadlock, serialization failure) is run again, up to :data:`IMPORT_ATTEMPTS`
@@ -152,7 +160,7 @@ class ProfileService:
         """
         for attempt in range(1, IMPORT_ATTEMPTS + 1):
             try:
-                return self._import_once(database_id, rows, source)
+                return self._import_once(database_id, rows, source, skip_invalid)
             except Exception as exc:
                 if attempt == IMPORT_ATTEMPTS or not is_retryable(exc):
                     raise
@@ -161,16 +169,29 @@ class ProfileService:
         raise AssertionError("unreachable")
 
     def _import_once(
-        self, database_id: int, rows: Sequence[ProfileImport], source: ImportSource
+        self,
+        database_id: int,
+        rows: Sequence[ProfileImport],
+        source: ImportSource,
+        skip_invalid: bool,
     ) -> ImportResult:
         now = self.clock.now()
         with self.store.transaction() as tx:
             database = tx.databases.get(database_id)
             schema = database.all_fields()
-            row_keys: list[str] = []
+            row_keys: list[str | None] = []
+            rejected: list[tuple[int, str]] = []
             merged: dict[str, tuple[dict[str, Any], dict[str, str]]] = {}
             for i, row in enumerate(rows):
-                fields, key = prepare_row(database, schema, row.fields, i + 1)
+                try:
+                    position = None if skip_invalid else i + 1
+                    fields, key = prepare_row(database, schema, row.fields, position)
+                except InvalidInput as exc:
+                    if not skip_invalid:
+                        raise
+                    rejected.append((i + 1, str(exc)))
+                    row_keys.append(None)
+                    continue
                 statuses = {c.value: s.value for c, s in row.subscriptions.items()}
                 previous = merged.get(key)
                 if previous is not None:  # the same profile twice in one batch: last wins
@@ -220,8 +241,9 @@ class ProfileService:
                 updated=len(updated_ids),
                 profile_ids=created_ids + updated_ids,
                 captured=captured,
-                row_ids=[ids[k] for k in row_keys],
+                row_ids=[None if k is None else ids[k] for k in row_keys],
                 created_ids=frozenset(created_ids),
+                rejected=rejected,
             )
 
     def _fire_triggers(
@@ -250,12 +272,16 @@ class ProfileService:
         return captured
 
     def import_csv(
-        self, database_id: int, data: IO[bytes], delimiter: str = ","
+        self,
+        database_id: int,
+        data: IO[bytes],
+        delimiter: str = ",",
+        on_batch: Callable[[CsvImportReport], None] | None = None,
     ) -> CsvImportReport:
         """Import a CSV file in batches; see :func:`scenaria.services.csv_import.import_csv`."""
         from scenaria.services.csv_import import import_csv  # it builds on this module
 
-        return import_csv(self, database_id, data, delimiter)
+        return import_csv(self, database_id, data, delimiter, on_batch)
 
     # ------------------------------------------------------------------ lookups
 

@@ -100,6 +100,7 @@ def import_profile(database: VisibleDatabase, body: ProfileIn, app: AppDep) -> I
     assert database.id is not None
     result = app.profiles.import_profiles(database.id, [body.to_import()], body.source)
     profile_id = result.row_ids[0]
+    assert profile_id is not None, "a single import refuses a row it cannot import"
     return ImportOut(
         profile_id=profile_id,
         created=profile_id in result.created_ids,
@@ -112,13 +113,19 @@ def import_profile(database: VisibleDatabase, body: ProfileIn, app: AppDep) -> I
     response_model=BatchImportOut,
     responses=_errors(404),
     summary="Import or update up to 1,000 profiles in one transaction",
-    description="All or nothing: a row that cannot be imported refuses the batch, "
-    "and the reason names it (`profile #3: …`).",
+    description="All or nothing: a row that cannot be imported (an unknown field, a value "
+    "not of its field's type, an `email` that is not an e-mail address, a `phone` that is "
+    "not a phone number …) refuses the batch, and the reason names it (`profile #3: …`). "
+    "With `skip_invalid` such rows are left out and listed in `rejected`, and the others "
+    "are imported.",
 )
 def import_profiles(database: VisibleDatabase, body: ProfileBatchIn, app: AppDep) -> BatchImportOut:
     assert database.id is not None
     rows = [row.to_import() for row in body.profiles]
-    return BatchImportOut.of(app.profiles.import_profiles(database.id, rows, body.source))
+    result = app.profiles.import_profiles(
+        database.id, rows, body.source, skip_invalid=body.skip_invalid
+    )
+    return BatchImportOut.of(result)
 
 
 @router.post(

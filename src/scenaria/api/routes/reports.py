@@ -22,7 +22,7 @@ MessageKey = Annotated[
 
 
 def reports_of(app: App) -> ChannelReportService:
-    return ChannelReportService(app.store, app.clock)
+    return ChannelReportService(app.store, app.clock, app.deliverer.paused_resources)
 
 
 @router.get("/messages/{key}/history", response_model=MessageHistoryOut)

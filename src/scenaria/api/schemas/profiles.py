@@ -169,6 +169,11 @@ class ProfileBatchIn(_In):
         ImportSource.API, description="Where the import comes from: its triggers fire."
     )
     profiles: list[ProfileRowIn] = Field(min_length=1, max_length=MAX_BATCH)
+    skip_invalid: bool = Field(
+        False,
+        description="Leave out the rows that cannot be imported (listed in `rejected` with "
+        "their reason) and import the others, instead of refusing the whole batch.",
+    )
 
 
 class ImportOut(BaseModel):
@@ -179,12 +184,20 @@ class ImportOut(BaseModel):
     """Tasks the import triggers started."""
 
 
+class RejectedRowOut(BaseModel):
+    row: int
+    """Its position in ``profiles``, from 1."""
+    reason: str
+
+
 class BatchImportOut(BaseModel):
     created: int
     updated: int
     captured: int
-    profile_ids: list[int]
-    """The profile of each row, in the order of the rows."""
+    profile_ids: list[int | None]
+    """The profile of each row, in the order of the rows (null: a row left out)."""
+    rejected: list[RejectedRowOut] = Field(default_factory=list)
+    """With ``skip_invalid``: the rows left out, each with its reason."""
 
     @classmethod
     def of(cls, result: ImportResult) -> BatchImportOut:
@@ -193,6 +206,7 @@ class BatchImportOut(BaseModel):
             updated=result.updated,
             captured=result.captured,
             profile_ids=result.row_ids,
+            rejected=[RejectedRowOut(row=n, reason=why) for n, why in result.rejected],
         )
 
 

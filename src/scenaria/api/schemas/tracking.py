@@ -66,11 +66,23 @@ class ChannelNodeOut(BaseModel):
     skipped: int = Field(description="Not sent: no subscription, unsubscribed, cancelled.")
 
 
+class PausedResourceOut(BaseModel):
+    channel: str = Field(description="email, sms or api_request.")
+    resource: str = Field(description="The subscription resource, or the API host.")
+    reason: str = Field(description="The last connection failure.")
+    until: float = Field(description="When delivery tries it again (Unix seconds).")
+    failures: int = Field(description="Consecutive connection failures.")
+
+
 class ChannelReportOut(BaseModel):
     scenario_id: int
     date_from: date
     date_to: date = Field(description="Included; days are UTC days.")
     nodes: list[ChannelNodeOut]
+    paused_resources: list[PausedResourceOut] = Field(
+        default_factory=list,
+        description="Resources of this scenario paused by their circuit breaker.",
+    )
 
     @classmethod
     def of(cls, r: ChannelReport) -> ChannelReportOut:
@@ -79,4 +91,8 @@ class ChannelReportOut(BaseModel):
             date_from=r.date_from,
             date_to=r.date_to,
             nodes=[ChannelNodeOut.model_validate(n, from_attributes=True) for n in r.nodes],
+            paused_resources=[
+                PausedResourceOut.model_validate(p, from_attributes=True)
+                for p in r.paused_resources
+            ],
         )
