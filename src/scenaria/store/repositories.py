@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 from scenaria.store.access_repo import AccessRepo, AuditRepo
 from scenaria.store.catalog_repo import DatabaseRepo, ProfileRepo, PromoRepo
 from scenaria.store.dialect import counter_shard
+from scenaria.store.jobs_repo import JobRepo
 from scenaria.store.outbox_repo import EventRepo, OutboxRepo
 from scenaria.store.scenarios_repo import ScenarioRepo
 from scenaria.store.segments_repo import SegmentRepo
@@ -31,3 +32,4 @@ class Tx:
         self.access = AccessRepo(conn)
         self.audit = AuditRepo(conn)
         self.segments = SegmentRepo(conn)
+        self.jobs = JobRepo(conn)

@@ -270,3 +270,24 @@ scenario_attributes = Table(
     Column("required", Boolean, nullable=False),
     Column("choices", JSON),
 )
+
+jobs = Table(
+    "jobs",
+    metadata,
+    # Background work (a large CSV import): its progress and outcome, for the API.
+    Column("id", Id, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("database_id", Id),
+    Column("params", JSON, nullable=False),
+    Column("processed", BigInteger, nullable=False),
+    Column("imported", BigInteger, nullable=False),
+    Column("failed", BigInteger, nullable=False),
+    Column("result", JSON),
+    Column("error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("updated_at", Float, nullable=False),
+)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Path, Query, UploadFile, status
+from fastapi.responses import JSONResponse
 
 from scenaria.api.deps import AppDep, CurrentUser, VisibleDatabase
 from scenaria.api.schemas.errors import error_responses
+from scenaria.api.schemas.jobs import JobOut
 from scenaria.api.schemas.profiles import (
     MAX_ID,
     BatchImportOut,
@@ -29,6 +32,7 @@ from scenaria.api.schemas.profiles import (
     ProfileOut,
 )
 from scenaria.clock import to_datetime
+from scenaria.services.jobs import SYNC_CSV_BYTES
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -37,8 +41,9 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 router = APIRouter(tags=["profiles"], responses=_errors(400, 401, 422))
 
-DatabaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The profile database.")]
-ProfileId = Annotated[int, Path(ge=1, le=MAX_ID)]
+DatabaseId = Annotated[int, Path(ge=1, lt=MAX_ID + 1, description="The profile database.")]
+ProfileId = Annotated[int, Path(ge=1, lt=MAX_ID + 1)]
+JobId = Annotated[int, Path(ge=1, lt=MAX_ID + 1, description="The job.")]
 OutboxKey = Annotated[
     str, Path(min_length=1, max_length=200, description="The message's outbox key.")
 ]
@@ -131,24 +136,69 @@ def import_profiles(database: VisibleDatabase, body: ProfileBatchIn, app: AppDep
 @router.post(
     "/databases/{database_id:int}/profiles/csv",
     response_model=CsvImportOut,
-    responses=_errors(404),
+    responses={
+        **_errors(404),
+        202: {
+            "model": JobOut,
+            "description": "A large file (or `background=true`): queued as a job; poll "
+            "`GET /jobs/{id}` (the `Location` header) for its progress and report.",
+        },
+    },
     summary="Import a CSV file of profiles",
     description="The header row names the columns: fields of the database and optional "
     "`<channel>_subscription` columns (`email_subscription`, `sms_subscription`) holding "
     "`subscribed`, `unconfirmed` or `unsubscribed`. Empty cells leave a field unchanged. "
     "Imported in batches of 1,000 with source `file`; bad lines are rejected with their "
-    "line number and reason and do not stop the others.",
+    "line number and reason and do not stop the others. A file that is not UTF-8 is "
+    "refused whole, naming its first line that is not. Files up to 1 MiB are imported "
+    "before the answer (200, the report); larger ones answer at once with a job (202) "
+    "that imports in the background.",
 )
 def import_csv(
     database: VisibleDatabase,
     file: Annotated[UploadFile, File(description="UTF-8 CSV, header row first.")],
     app: AppDep,
+    user: CurrentUser,
     delimiter: Annotated[
         str, Query(description="The column separator.", pattern="^(,|;|\\||\t)$")
     ] = ",",
-) -> CsvImportOut:
+    background: Annotated[
+        bool | None,
+        Query(
+            description="`true`: always import in a background job (202); `false`: always "
+            "before answering; unset: in the background when the file is over 1 MiB."
+        ),
+    ] = None,
+) -> CsvImportOut | JSONResponse:
     assert database.id is not None
-    return CsvImportOut.of(app.profiles.import_csv(database.id, file.file, delimiter))
+    data = file.file
+    data.seek(0, os.SEEK_END)
+    size = data.tell()
+    data.seek(0)
+    if background is None:
+        background = size > SYNC_CSV_BYTES
+    if not background:
+        return CsvImportOut.of(app.profiles.import_csv(database.id, data, delimiter))
+    job = app.jobs.submit_csv_import(database.id, data, delimiter, user)
+    return JSONResponse(
+        JobOut.of(job).model_dump(mode="json"),
+        status_code=status.HTTP_202_ACCEPTED,
+        headers={"Location": f"/jobs/{job.id}"},
+    )
+
+
+@router.get(
+    "/jobs/{job_id:int}",
+    response_model=JobOut,
+    responses=error_responses(404, _404="No such job, or another user's."),
+    tags=["jobs"],
+    summary="A background job: its status, progress and, once done, its report",
+    description="`queued`, `running` (with the rows processed, imported and failed so "
+    "far), then `done` (with the result: for a CSV import, the report of every line) "
+    "or `failed` (with the reason). Only the user who started it, and admins, see it.",
+)
+def get_job(job_id: JobId, app: AppDep, user: CurrentUser) -> JobOut:
+    return JobOut.of(app.jobs.get(job_id, user))
 
 
 @router.get(

@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
 )
@@ -33,7 +34,8 @@ from scenaria.services.matching import MAX_KEY_LENGTH
 from scenaria.services.profiles import MAX_BATCH, ImportResult, ProfileImport
 
 MAX_ID = 2**63 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# lt, not le: 2**63 is exact as the float an OpenAPI document holds, 2**63 - 1 is not.
+Id = Annotated[int, Field(ge=1, lt=MAX_ID + 1)]
 FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
 GroupName = Annotated[str, Field(min_length=1, max_length=100)]
 Groups = Annotated[list[GroupName], Field(max_length=50)]
@@ -169,7 +171,7 @@ class ProfileBatchIn(_In):
         ImportSource.API, description="Where the import comes from: its triggers fire."
     )
     profiles: list[ProfileRowIn] = Field(min_length=1, max_length=MAX_BATCH)
-    skip_invalid: bool = Field(
+    skip_invalid: StrictBool = Field(
         False,
         description="Leave out the rows that cannot be imported (listed in `rejected` with "
         "their reason) and import the others, instead of refusing the whole batch.",
@@ -394,7 +396,7 @@ class SubscriptionEventIn(_In):
     profile: ProfileRefIn
     channel: Channel
     action: ev.SubscriptionAction
-    double_opt_in: bool = Field(
+    double_opt_in: StrictBool = Field(
         False, description="With `subscribe`: pending confirmation (`unconfirmed`) until confirmed."
     )
 
