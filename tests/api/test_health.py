@@ -3,6 +3,7 @@ thread or an unreachable database with 503, and the engine recovers by itself.""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -12,12 +13,26 @@ import pytest
 from fastapi.testclient import TestClient
 
 from scenaria.api.app import create_app
-from scenaria.model.profiles import FieldType, ImportSource
+from scenaria.channels.resources import EmailResource, Resources
+from scenaria.clock import FakeClock
+from scenaria.model import scenario_file
+from scenaria.model.profiles import FieldType, ImportSource, SubscriptionStatus
 from scenaria.model.scenario import Scenario
 from scenaria.services.app import App, Config
 from scenaria.services.worker import Worker
 from scenaria.store.database import Store
 from tests.conftest import person
+
+EMAIL = """
+scenaria: 1
+name: Welcome
+reentry: once_ever
+nodes:
+  - {id: new_profile, kind: trigger_any_import}
+  - {id: hello, kind: email, settings: {subject: "Hello", text: "Welcome"}}
+edges:
+  - {source: new_profile, target: hello}
+"""
 
 
 def eventually(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
@@ -127,3 +142,33 @@ def test_an_unreachable_database_makes_the_process_unready(tmp_path: Path) -> No
     assert "no such directory" not in ready.text
     # `serve --no-worker`: the engine runs in `scenaria worker` processes, not here.
     assert body["scheduler"]["status"] == body["deliverer"]["status"] == "not_in_this_process"
+
+
+def test_a_paused_resource_shows_in_readyz_and_leaves_the_process_ready(
+    store: Store, clock: FakeClock
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on: every connection is refused
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    resources = Resources(email={"default": EmailResource(smtp_port=closed)})
+    with App(Config(resources=resources), clock=clock, store=store) as app:
+        db = app.profiles.create_database("Customers", {"first_name": FieldType.STRING})
+        assert db.id is not None
+        saved = app.scenarios.save(scenario_file.loads(EMAIL, db.id))
+        assert saved.problems == []
+        app.scenarios.activate(saved.scenario.id)
+        people = [person(i, email_status=SubscriptionStatus.SUBSCRIBED) for i in range(5)]
+        app.profiles.import_profiles(db.id, people, ImportSource.API)
+        worker = Worker(app, idle_seconds=0.01)
+        with TestClient(create_app(app, worker=worker)) as client:
+            eventually(
+                lambda: client.get("/readyz").json()["delivery"]["status"] == "degraded",
+                "the circuit breaker to pause the SMTP server",
+            )
+            ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready"
+    [paused] = body["delivery"]["paused_resources"]
+    assert (paused["channel"], paused["resource"], paused["failures"]) == ("email", "default", 3)
+    assert "reason" not in paused and str(closed) not in ready.text  # no addresses in public

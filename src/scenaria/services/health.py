@@ -12,11 +12,10 @@ exception types, never URLs, messages or secrets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import text
 
-from scenaria.clock import Timestamp
+from scenaria.engine.delivery import PausedResource
 from scenaria.services.app import App
 from scenaria.services.worker import LoopState, LoopStatus, Worker
 
@@ -32,18 +31,6 @@ class DatabaseStatus:
 
 
 @dataclass(frozen=True)
-class PausedResource:
-    """A resource whose deliveries the circuit breaker holds back."""
-
-    channel: str
-    resource: str
-    until: Timestamp
-    """When the next message may try it."""
-    failures: int
-    """Consecutive connection failures so far."""
-
-
-@dataclass(frozen=True)
 class Readiness:
     ready: bool
     database: DatabaseStatus
@@ -53,6 +40,7 @@ class Readiness:
     in_process: bool
     """The engine runs in this process at all."""
     paused: list[PausedResource]
+    """What this process's deliverer holds back (each deliverer keeps its own breakers)."""
 
 
 def readiness(app: App, worker: Worker | None) -> Readiness:
@@ -65,7 +53,7 @@ def readiness(app: App, worker: Worker | None) -> Readiness:
         database=database,
         loops=loops,
         in_process=worker is not None,
-        paused=paused_resources(app) if worker is not None else [],
+        paused=app.deliverer.paused_resources() if worker is not None else [],
     )
 
 
@@ -77,19 +65,3 @@ def database_status(app: App) -> DatabaseStatus:
     except Exception as exc:
         return DatabaseStatus(reachable=False, dialect=dialect, error=type(exc).__name__)
     return DatabaseStatus(reachable=True, dialect=dialect)
-
-
-def paused_resources(app: App) -> list[PausedResource]:
-    """What the deliverer's circuit breaker holds back (``Deliverer.paused_resources``)."""
-    paused: Any = getattr(app.deliverer, "paused_resources", None)
-    if paused is None:
-        return []
-    return [
-        PausedResource(
-            channel=str(p.channel),
-            resource=str(p.resource),
-            until=float(p.until),
-            failures=int(p.failures),
-        )
-        for p in paused()
-    ]
