@@ -21,13 +21,21 @@ from scenaria.services.segments import SegmentService
 from scenaria.services.stats import StatsService
 from scenaria.store.database import Store
 
+SECRET_ENV = "SCENARIA_SECRET"
+"""Signs tracking, unsubscribe and double opt-in links; every process of one
+installation must share it."""
+
+
+def secret_from_env() -> bytes | None:
+    """The configured link-signing secret, or None when ``SCENARIA_SECRET`` is unset or empty."""
+    value = os.environ.get(SECRET_ENV)
+    return value.encode() if value else None
+
 
 def _secret_from_env() -> bytes:
-    value = os.environ.get("SCENARIA_SECRET")
-    if value:
-        return value.encode()
-    # Without a configured secret, links stay valid only for this process's life.
-    return secrets.token_bytes(32)
+    # Without a configured secret, links stay valid only for this process's life
+    # (the CLI refuses multi-process setups without one and warns otherwise).
+    return secret_from_env() or secrets.token_bytes(32)
 
 
 @dataclass(frozen=True)
