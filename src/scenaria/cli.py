@@ -195,7 +195,12 @@ def serve(
     allow_host: Annotated[
         list[str] | None, typer.Option("--allow-host", help="A host API requests may call.")
     ] = None,
-    worker: Annotated[bool, typer.Option(help="Run the engine in this process too.")] = True,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            help="Run the engine in this process too (--no-worker needs SCENARIA_SECRET)."
+        ),
+    ] = True,
     resources: Annotated[
         Path | None,
         typer.Option(help="Subscription resources YAML (default: $SCENARIA_RESOURCES)."),
