@@ -138,10 +138,12 @@ def test_build_the_welcome_scenario_from_an_empty_canvas_and_watch_it_run(
     drop(page, "email", "email_1", 385, 80, name="Welcome email")
     form = inspector(page)
     form.get_by_label("Subject", exact=True).fill("Welcome, {{ profile.first_name or 'friend' }}!")
-    form.get_by_label("Html", exact=True).fill(
+    form.get_by_label("HTML body", exact=True).fill(
         "<p>Hello {{ profile.first_name or 'friend' }}, please confirm your subscription.</p>"
     )
-    form.get_by_label("Text", exact=True).fill("Hello, please confirm your subscription.")
+    form.get_by_label("Plain-text body", exact=True).fill(
+        "Hello, please confirm your subscription."
+    )
     close_settings(page)
     # Step 3: give them a day, then: confirmed? yes: +100 loyalty points, then exit.
     drop(page, "pause", "pause_1", 635, 80, name="Give them a day to read it")
@@ -152,13 +154,13 @@ def test_build_the_welcome_scenario_from_an_empty_canvas_and_watch_it_run(
     form.get_by_role("button", name="+ Add rule").click()
     form.get_by_label("Type", exact=True).select_option("subscription")
     expect(form.get_by_label("Channel", exact=True)).to_have_value("email")
-    expect(form.get_by_label("Status", exact=True)).to_have_value("subscribed")
+    expect(form.get_by_label("Subscription status", exact=True)).to_have_value("subscribed")
     close_settings(page)
     drop(page, "update_profile", "update_profile_1", 1120, 80, name="+100 loyalty points")
     form = inspector(page)
-    form.get_by_role("button", name="+ Add update").click()
-    form.get_by_label("Field", exact=True).fill("loyalty_points")
-    form.get_by_label("Op", exact=True).select_option("increment")
+    form.get_by_role("button", name="+ Add field change").click()
+    form.get_by_label("Profile field", exact=True).fill("loyalty_points")
+    form.get_by_label("Change", exact=True).select_option("increment")
     form.get_by_label("Value", exact=True).fill("100")
     close_settings(page)
     drop(page, "exit", "exit_1", 1120, 270, name="Done")
@@ -171,7 +173,7 @@ def test_build_the_welcome_scenario_from_an_empty_canvas_and_watch_it_run(
     expect(form.get_by_label("Channel", exact=True)).to_have_value("sms")
     close_settings(page)
     drop(page, "sms", "sms_1", 635, 270, name="Reminder SMS")
-    inspector(page).get_by_label("Text", exact=True).fill(
+    inspector(page).get_by_label("Message", exact=True).fill(
         "{{ profile.first_name or 'Hi' }}, please confirm your subscription."
     )
     close_settings(page)
@@ -179,7 +181,7 @@ def test_build_the_welcome_scenario_from_an_empty_canvas_and_watch_it_run(
     inspector(page).get_by_label("Days", exact=True).fill("1")
     close_settings(page)
     drop(page, "api_request", "api_request_1", 885, 450, name="Ask the call centre to phone")
-    inspector(page).get_by_label("Url", exact=True).fill("http://127.0.0.1:8765/call-requests")
+    inspector(page).get_by_label("URL", exact=True).fill("http://127.0.0.1:8765/call-requests")
     close_settings(page)
 
     # Wire everything but the trigger.
@@ -279,18 +281,18 @@ def test_settings_panel_edits_are_saved(page: Page, live: LiveServer) -> None:
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
 
     page.get_by_test_id("node-new").click()
-    inspector(page).get_by_label("On Update").check()
+    inspector(page).get_by_label("Also when an existing profile is updated").check()
     page.get_by_test_id("node-call").click()
     form = inspector(page)
-    expect(form.get_by_label("Url", exact=True)).to_have_value("http://127.0.0.1:9/x")
+    expect(form.get_by_label("URL", exact=True)).to_have_value("http://127.0.0.1:9/x")
     form.get_by_label("Name", exact=True).fill("Tell the CRM")
-    form.get_by_label("Method", exact=True).select_option("PUT")
-    form.get_by_label("Url", exact=True).fill("http://127.0.0.1:9/crm/{{ profile.email }}")
+    form.get_by_label("HTTP method", exact=True).select_option("PUT")
+    form.get_by_label("URL", exact=True).fill("http://127.0.0.1:9/crm/{{ profile.email }}")
     form.get_by_role("button", name="+ Add").click()
     form.get_by_label("Headers name 1").fill("X-Source")
     form.get_by_label("Headers value 1").fill("scenaria")
-    form.get_by_label("Body", exact=True).fill('{"email": {{ profile.email | tojson }}}')
-    form.get_by_label("Timeout Seconds", exact=True).fill("30")
+    form.get_by_label("Request body", exact=True).fill('{"email": {{ profile.email | tojson }}}')
+    form.get_by_label("Timeout (seconds)", exact=True).fill("30")
     expect(page.get_by_test_id("node-call")).to_contain_text("Tell the CRM")
     expect(page.get_by_test_id("node-call")).to_contain_text("PUT http://127.0.0.1:9/crm/")
     # The scenario's own settings: About and the settings dialog.
@@ -329,7 +331,7 @@ def test_settings_panel_edits_are_saved(page: Page, live: LiveServer) -> None:
     page.reload()
     page.get_by_test_id("node-call").click()
     expect(inspector(page).get_by_label("Headers value 1")).to_have_value("scenaria")
-    expect(inspector(page).get_by_label("Method", exact=True)).to_have_value("PUT")
+    expect(inspector(page).get_by_label("HTTP method", exact=True)).to_have_value("PUT")
 
 
 def test_the_default_capture_cannot_be_deleted(page: Page, live: LiveServer) -> None:

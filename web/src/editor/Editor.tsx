@@ -26,7 +26,14 @@ import { FIELDS_LIST, NodeChoices, type NodeChoice } from "./SchemaForm";
 import { layout, NODE_HEIGHT, NODE_WIDTH } from "./layout";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { AboutSection, SettingsDialog, StopDialog, type Meta } from "./ScenarioDialogs";
-import { EditorContext, nodeTypes, type EditorContextValue, type ScenarioFlowNode, type ScenarioNodeData } from "./ScenarioNode";
+import {
+  EditorContext,
+  nodeTypes,
+  type DanglingEdge,
+  type EditorContextValue,
+  type ScenarioFlowNode,
+  type ScenarioNodeData,
+} from "./ScenarioNode";
 import { formatCount, StatsStore, type NodeCounts } from "./statsStore";
 import {
   DEFAULT_CAPTURE_ID,
@@ -136,6 +143,60 @@ function withProblems(nodes: ScenarioFlowNode[], problems: Problem[]): ScenarioF
     if (problemsEqual(n.data.problems, mine)) return n;
     return { ...n, data: { ...n.data, problems: mine.length ? mine : undefined } };
   });
+}
+
+/** Edges whose other end is missing (an imported file naming a node that is not there):
+ * React Flow cannot draw them, so each is put on the node it still touches, which draws
+ * a red stub with a delete button. Unchanged nodes keep their objects (memo). */
+function withDangling(nodes: ScenarioFlowNode[], edges: Edge[]): ScenarioFlowNode[] {
+  const ids = new Set(nodes.map((n) => n.id));
+  const byNode = new Map<string, DanglingEdge[]>();
+  const add = (nodeId: string, d: DanglingEdge) => byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), d]);
+  for (const e of edges) {
+    const port = e.sourceHandle ?? "next";
+    if (ids.has(e.source) && !ids.has(e.target)) add(e.source, { edgeId: e.id, side: "out", port, missing: e.target });
+    else if (!ids.has(e.source) && ids.has(e.target)) add(e.target, { edgeId: e.id, side: "in", port, missing: e.source });
+  }
+  if (byNode.size === 0 && !nodes.some((n) => n.data.dangling)) return nodes;
+  return nodes.map((n) => {
+    const mine = byNode.get(n.id);
+    if (!mine && !n.data.dangling) return n;
+    if (mine && n.data.dangling && JSON.stringify(mine) === JSON.stringify(n.data.dangling)) return n;
+    return { ...n, data: { ...n.data, dangling: mine } };
+  });
+}
+
+type Box = { x: number; y: number; width: number; height: number };
+
+/** Room kept free around an element: its counts sit above it, its port labels beside it. */
+const GAP_X = 40;
+const GAP_Y = 44;
+
+/** The free top-left position nearest to `wanted` where a new element overlaps none of
+ * `taken` (searched outwards on a fine grid, nearest first). */
+export function freeSpot(wanted: { x: number; y: number }, taken: Box[], size = { width: NODE_WIDTH, height: NODE_HEIGHT }) {
+  const clear = (x: number, y: number) =>
+    taken.every(
+      (b) =>
+        x + size.width + GAP_X <= b.x ||
+        b.x + b.width + GAP_X <= x ||
+        y + size.height + GAP_Y <= b.y ||
+        b.y + b.height + GAP_Y <= y,
+    );
+  const step = 20;
+  for (let ring = 0; ring <= 150; ring++) {
+    const candidates: { x: number; y: number; d: number }[] = [];
+    for (let i = -ring; i <= ring; i++) {
+      for (let j = -ring; j <= ring; j++) {
+        if (Math.max(Math.abs(i), Math.abs(j)) !== ring) continue;
+        candidates.push({ x: wanted.x + i * step, y: wanted.y + j * step, d: i * i + j * j });
+      }
+    }
+    candidates.sort((a, b) => a.d - b.d);
+    const found = candidates.find((c) => clear(c.x, c.y));
+    if (found) return { x: found.x, y: found.y };
+  }
+  return wanted;
 }
 
 function uniqueId(kind: string, taken: Set<string>): string {
@@ -280,7 +341,11 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
   }, [refreshStats]);
 
   const openTasks = useCallback((nodeId: string) => setTasksOf(nodeId), []);
-  const context = useMemo<EditorContextValue>(() => ({ kinds: kindMap, stats, openTasks }), [kindMap, stats, openTasks]);
+  const deleteEdge = useCallback((edgeId: string) => setEdges((es) => es.filter((e) => e.id !== edgeId)), [setEdges]);
+  const context = useMemo<EditorContextValue>(
+    () => ({ kinds: kindMap, stats, openTasks, deleteEdge }),
+    [kindMap, stats, openTasks, deleteEdge],
+  );
   const [fieldNames, setFieldNames] = useState<string[]>([]);
   useEffect(() => {
     get<{ all_fields: Record<string, string> }>(`/databases/${meta.database_id}`)
@@ -322,11 +387,19 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
       setNodes((ns) => {
         const taken = new Set(ns.map((n) => n.id));
         const id = uniqueId(kind, taken);
-        let p = position!;
-        // Clicking twice must not stack two elements exactly on top of each other.
-        while (!at && ns.some((n) => Math.abs(n.position.x - p.x) < 8 && Math.abs(n.position.y - p.y) < 8)) {
-          p = { x: p.x + 30, y: p.y + 30 };
-        }
+        // A click puts it at the free spot nearest the middle of the view, never on another
+        // element; a drop goes where the user let go.
+        const p = at
+          ? at
+          : freeSpot(
+              position!,
+              ns.map((n) => ({
+                x: n.position.x,
+                y: n.position.y,
+                width: n.measured?.width ?? NODE_WIDTH,
+                height: n.measured?.height ?? NODE_HEIGHT,
+              })),
+            );
         const node: ScenarioFlowNode = {
           id,
           type: "scenario",
@@ -520,6 +593,46 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
     const chosen = nodes.filter((n) => n.selected);
     return chosen.length === 1 ? chosen[0] : null;
   }, [nodes]);
+  // The settings panel takes the right of the canvas: pan so the element it edits stays in
+  // view, and pan back by as much when the panel closes, so the canvas is where it was.
+  const selectedId = selected?.id ?? null;
+  const shifted = useRef({ dx: 0, dy: 0 });
+  useEffect(() => {
+    const pan = (dx: number, dy: number) => {
+      const view = flow.getViewport();
+      void flow.setViewport({ x: view.x + dx, y: view.y + dy, zoom: view.zoom });
+    };
+    if (!selectedId) {
+      const { dx, dy } = shifted.current;
+      shifted.current = { dx: 0, dy: 0 };
+      if (dx !== 0 || dy !== 0) pan(-dx, -dy);
+      return;
+    }
+    const frame = window.requestAnimationFrame(() => {
+      const node = flow.getNode(selectedId);
+      const box = canvas.current?.getBoundingClientRect();
+      if (!node || !box) return;
+      const margin = 24;
+      const top = 30; // the counts above the element
+      const width = node.measured?.width ?? NODE_WIDTH;
+      const height = node.measured?.height ?? NODE_HEIGHT;
+      const a = flow.flowToScreenPosition(node.position);
+      const b = flow.flowToScreenPosition({ x: node.position.x + width, y: node.position.y + height });
+      // A stub of a connection to a missing element sticks out beside the element.
+      const stub = (side: "in" | "out") => (node.data.dangling?.some((d) => d.side === side) ? 150 : 0);
+      let dx = 0;
+      let dy = 0;
+      if (b.x + stub("out") > box.right - margin) dx = box.right - margin - b.x - stub("out");
+      if (a.x - stub("in") + dx < box.left + margin) dx = box.left + margin - a.x + stub("in");
+      if (b.y > box.bottom - margin) dy = box.bottom - margin - b.y;
+      if (a.y + dy < box.top + top) dy = box.top + top - a.y;
+      if (dx === 0 && dy === 0) return;
+      shifted.current = { dx: shifted.current.dx + dx, dy: shifted.current.dy + dy };
+      pan(dx, dy);
+    });
+    return () => window.cancelAnimationFrame(frame);
+  }, [selectedId, flow]);
+  const shownNodes = useMemo(() => withDangling(nodes, edges), [nodes, edges]);
   const nameOf = (id: string | null) => {
     if (!id) return "the scenario";
     const n = nodes.find((x) => x.id === id);
@@ -631,7 +744,7 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
           <Palette kinds={kinds} onAdd={addNode} />
           <div className="ed-canvas" ref={canvas} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
             <ReactFlow<ScenarioFlowNode, Edge>
-              nodes={nodes}
+              nodes={shownNodes}
               edges={edges}
               nodeTypes={nodeTypes}
               onNodesChange={onNodesChange}

@@ -7,11 +7,15 @@ import { summarize } from "./summary";
 import type { NodeKind, Problem, Settings } from "./types";
 import { DEFAULT_CAPTURE_ID } from "./types";
 
+/** An edge of this node whose other end is missing: drawn as a red stub to delete. */
+export type DanglingEdge = { edgeId: string; side: "in" | "out"; port: string; missing: string };
+
 export type ScenarioNodeData = {
   kind: string;
   name: string;
   settings: Settings;
   problems?: Problem[];
+  dangling?: DanglingEdge[];
 };
 
 export type ScenarioFlowNode = Node<ScenarioNodeData, "scenario">;
@@ -20,6 +24,7 @@ export type EditorContextValue = {
   kinds: Map<string, NodeKind>;
   stats: StatsStore;
   openTasks: (nodeId: string) => void;
+  deleteEdge: (edgeId: string) => void;
 };
 
 export const EditorContext = createContext<EditorContextValue | null>(null);
@@ -78,7 +83,7 @@ function ScenarioNodeView({ id, data, selected }: NodeProps<ScenarioFlowNode>) {
   const problems = data.problems ?? [];
   const classes = ["ed-node", `ed-group-${group}`];
   if (selected) classes.push("ed-selected");
-  if (problems.length) classes.push("ed-has-problems");
+  if (problems.length || data.dangling?.length) classes.push("ed-has-problems");
   if (id === DEFAULT_CAPTURE_ID) classes.push("ed-default");
   const title = data.name || kind?.title || data.kind;
   return (
@@ -103,6 +108,34 @@ function ScenarioNodeView({ id, data, selected }: NodeProps<ScenarioFlowNode>) {
           ))}
         </ul>
       )}
+      {(data.dangling ?? []).map((d) => {
+        const at = outputs.indexOf(d.port);
+        const top = d.side === "in" ? "50%" : at >= 0 ? `${((at + 1) / (outputs.length + 1)) * 100}%` : "100%";
+        const what = d.side === "out" ? `to the missing element ${d.missing}` : `from the missing element ${d.missing}`;
+        return (
+          <div
+            key={d.edgeId}
+            className={`ed-dangling ed-dangling-${d.side} nodrag`}
+            style={{ top }}
+            data-testid={`dangling-${id}-${d.side}-${d.port}`}
+            title={`This connection goes ${what}: delete it, then save.`}
+          >
+            <span className="ed-dangling-line" aria-hidden="true" />
+            <span className="ed-dangling-text">{d.side === "out" ? `→ ${d.missing}?` : `${d.missing}? →`}</span>
+            <button
+              type="button"
+              className="ed-dangling-delete nodrag"
+              aria-label={`Delete the connection ${what}`}
+              onClick={(e) => {
+                e.stopPropagation();
+                ctx.deleteEdge(d.edgeId);
+              }}
+            >
+              ×
+            </button>
+          </div>
+        );
+      })}
       {outputs.map((port, i) => {
         const top = `${((i + 1) / (outputs.length + 1)) * 100}%`;
         return (

@@ -16,6 +16,10 @@ const NODE_REFERENCES: Record<string, string[]> = { node: ["email", "sms"] };
 
 /** Fields that hold long text (templates, bodies): a textarea. */
 const LONG_TEXT = new Set(["html", "text", "body", "template", "description", "message", "content"]);
+/** Fields that are one line however long they may be. */
+const ONE_LINE = new Set(["url", "subject"]);
+/** Fields holding an email's HTML: shown rendered under the editor. */
+const HTML_TEXT = new Set(["html"]);
 
 type FieldProps = {
   name: string;
@@ -222,7 +226,7 @@ export function SchemaField({ name, schema, root, value, required, onChange }: F
   }
   if (t === "string") {
     const shown = (value ?? s.default ?? "") as string;
-    const long = LONG_TEXT.has(name) || (s.maxLength ?? 0) > 300;
+    const long = LONG_TEXT.has(name) || ((s.maxLength ?? 0) > 300 && !ONE_LINE.has(name));
     const set = (text: string) => onChange(text === "" && !required ? undefined : text);
     return (
       <div className="ed-field">
@@ -242,11 +246,14 @@ export function SchemaField({ name, schema, root, value, required, onChange }: F
           />
         )}
         {hint}
+        {HTML_TEXT.has(name) && shown.trim() !== "" && <HtmlPreview html={shown} />}
       </div>
     );
   }
   if (t === "array") {
-    return <ArrayField name={name} label={label} schema={s} root={root} value={value} onChange={onChange} />;
+    return (
+      <ArrayField name={name} label={label} hint={s.description} schema={s} root={root} value={value} onChange={onChange} />
+    );
   }
   if (t === "object" && s.properties) {
     const obj = (value && typeof value === "object" ? value : {}) as Record<string, unknown>;
@@ -258,7 +265,7 @@ export function SchemaField({ name, schema, root, value, required, onChange }: F
     );
   }
   if (t === "object") {
-    return <MapField label={label} value={value} onChange={onChange} />;
+    return <MapField label={label} hint={s.description} value={value} onChange={onChange} />;
   }
   // No type: any JSON value (a field's value) — numbers and booleans are kept as such.
   const shown = value === undefined || value === null ? "" : String(value);
@@ -331,6 +338,7 @@ function UnionField({
 function ArrayField({
   name,
   label,
+  hint,
   schema,
   root,
   value,
@@ -338,6 +346,7 @@ function ArrayField({
 }: {
   name: string;
   label: string;
+  hint?: string;
   schema: JsonSchema;
   root: JsonSchema;
   value: unknown;
@@ -352,6 +361,7 @@ function ArrayField({
         {label}
         {schema.minItems ? <span className="ed-required">*</span> : null}
       </legend>
+      {hint && <small className="ed-hint">{hint}</small>}
       {items.map((item, i) => (
         <div className="ed-array-item" key={i}>
           <SchemaField
@@ -385,25 +395,45 @@ function ArrayField({
   );
 }
 
-function MapField({ label, value, onChange }: { label: string; value: unknown; onChange: (value: unknown) => void }) {
+/** A name → value map (HTTP headers): one row of two inputs per entry. */
+function MapField({
+  label,
+  hint,
+  value,
+  onChange,
+}: {
+  label: string;
+  hint?: string;
+  value: unknown;
+  onChange: (value: unknown) => void;
+}) {
   const entries = Object.entries((value && typeof value === "object" ? value : {}) as Record<string, unknown>);
   const set = (next: [string, unknown][]) => onChange(next.length ? Object.fromEntries(next) : undefined);
   return (
     <fieldset className="ed-fieldset ed-map" aria-label={label}>
       <legend>{label}</legend>
+      {hint && <small className="ed-hint">{hint}</small>}
+      {entries.length > 0 && (
+        <div className="ed-map-row ed-map-head" aria-hidden="true">
+          <span>Name</span>
+          <span>Value</span>
+        </div>
+      )}
       {entries.map(([k, v], i) => (
-        <div className="ed-map-row" key={i}>
+        <div className="ed-map-row" key={i} data-testid="map-row">
           <input
             aria-label={`${label} name ${i + 1}`}
             value={k}
+            title={k}
             onChange={(e) => set(entries.map((p, j) => (j === i ? [e.target.value, p[1]] : p)))}
           />
           <input
             aria-label={`${label} value ${i + 1}`}
             value={String(v ?? "")}
+            title={String(v ?? "")}
             onChange={(e) => set(entries.map((p, j) => (j === i ? [p[0], e.target.value] : p)))}
           />
-          <button type="button" className="ed-small" aria-label={`Remove ${label} ${i + 1}`} onClick={() => set(entries.filter((_, j) => j !== i))}>
+          <button type="button" className="icon" aria-label={`Remove ${label} ${i + 1}`} onClick={() => set(entries.filter((_, j) => j !== i))}>
             ×
           </button>
         </div>
@@ -420,6 +450,17 @@ function MapField({ label, value, onChange }: { label: string; value: unknown; o
         + Add
       </button>
     </fieldset>
+  );
+}
+
+/** The email as it will look: a sandboxed frame (no scripts, no forms, no same-origin
+ * access), so a template's HTML cannot run anything in the editor. */
+function HtmlPreview({ html }: { html: string }) {
+  return (
+    <details className="ed-preview" open>
+      <summary>Preview (template variables as written)</summary>
+      <iframe title="HTML preview" sandbox="" srcDoc={html} referrerPolicy="no-referrer" />
+    </details>
   );
 }
 

@@ -47,12 +47,34 @@ CHANNEL = "api_request"
 
 
 class ApiRequestSettings(Settings):
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: str = Field(min_length=1, max_length=2000)
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str = ""
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        default="POST", title="HTTP method"
+    )
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        title="URL",
+        description="An http(s) address on the operator's list of allowed hosts; "
+        "a template may fill parts of it.",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        title="Headers",
+        description="Sent with the request, one name and value per row; values must be ASCII.",
+    )
+    body: str = Field(
+        default="",
+        title="Request body",
+        description='A template, usually JSON: {"phone": "{{ profile.phone }}"}.',
+    )
     """A template, usually JSON: ``{"phone": "{{ profile.phone }}"}``."""
-    timeout_seconds: float = Field(default=10, gt=0, le=120)
+    timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=120,
+        title="Timeout (seconds)",
+        description="How long to wait for an answer before the request fails (at most 120).",
+    )
 
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

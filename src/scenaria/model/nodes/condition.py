@@ -35,36 +35,51 @@ CHANNEL_NODE_KINDS = frozenset({"email", "sms"})
 
 class FieldRule(Settings):
     type: Literal["field"] = "field"
-    field: str
-    op: FieldOp = "eq"
-    value: Any = None
+    field: str = Field(title="Profile field")
+    op: FieldOp = Field(
+        default="eq",
+        title="Comparison",
+        description="eq equal, ne not equal, gt/gte/lt/lte greater/less (or equal), "
+        "contains, is_set, is_not_set.",
+    )
+    value: Any = Field(default=None, title="Value")
 
 
 class SubscriptionRule(Settings):
     type: Literal["subscription"] = "subscription"
-    channel: Channel = Channel.EMAIL
-    status: SubscriptionStatus = SubscriptionStatus.SUBSCRIBED
+    channel: Channel = Field(default=Channel.EMAIL, title="Channel")
+    status: SubscriptionStatus = Field(
+        default=SubscriptionStatus.SUBSCRIBED,
+        title="Subscription status",
+        description="subscribed means the double opt-in is confirmed.",
+    )
 
 
 class MessageRule(Settings):
     type: Literal["message"] = "message"
-    node: str
-    """The Email/SMS node of this scenario whose message is checked."""
-    event: Literal["opened", "clicked", "delivered"] = "opened"
+    node: str = Field(
+        title="Message element",
+        description="The Email or SMS element of this scenario whose message is checked.",
+    )
+    event: Literal["opened", "clicked", "delivered"] = Field(default="opened", title="Event")
 
 
 class SentRule(Settings):
     type: Literal["sent"] = "sent"
-    channel: Channel = Channel.SMS
-    at_least: int = Field(default=1, ge=1)
+    channel: Channel = Field(default=Channel.SMS, title="Channel")
+    at_least: int = Field(default=1, ge=1, title="At least this many messages")
 
 
 Rule = Annotated[FieldRule | SubscriptionRule | MessageRule | SentRule, Field(discriminator="type")]
 
 
 class ConditionSettings(Settings):
-    match: Literal["all", "any"] = "all"
-    rules: list[Rule] = Field(min_length=1)
+    match: Literal["all", "any"] = Field(
+        default="all",
+        title="Profiles go down yes when",
+        description="all: every rule holds (AND); any: at least one does (OR).",
+    )
+    rules: list[Rule] = Field(min_length=1, title="Rules")
 
     @model_validator(mode="before")
     @classmethod

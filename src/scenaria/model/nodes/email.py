@@ -23,10 +23,26 @@ from scenaria.model.templating import RenderError, render
 
 
 class EmailSettings(Settings):
-    subject: str = Field(min_length=1)
-    html: str = ""
-    text: str = ""
-    resource: str = "default"
+    subject: str = Field(
+        min_length=1,
+        title="Subject",
+        description="A template: {{ profile.first_name }} puts in the profile's first name.",
+    )
+    html: str = Field(
+        default="",
+        title="HTML body",
+        description="The message as HTML, a template like the subject.",
+    )
+    text: str = Field(
+        default="",
+        title="Plain-text body",
+        description="For mail programs that show no HTML. Give at least one of the two bodies.",
+    )
+    resource: str = Field(
+        default="default",
+        title="Sending resource",
+        description="The sender and SMTP server the message goes out through.",
+    )
     """The subscription resource (sender, SMTP settings) the message goes out through."""
 
 

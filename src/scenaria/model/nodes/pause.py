@@ -8,7 +8,12 @@ from scenaria.model.nodes.base import NodeGroup, NodeKind, Outcome, Settings, St
 
 
 class PauseSettings(Settings):
-    days: float = Field(default=0, ge=0)
+    days: float = Field(
+        default=0,
+        ge=0,
+        title="Days",
+        description="The pause lasts days + hours + minutes + seconds.",
+    )
     hours: float = Field(default=0, ge=0)
     minutes: float = Field(default=0, ge=0)
     seconds: float = Field(default=0, ge=0)

@@ -24,7 +24,12 @@ from scenaria.model.problems import Problem
 
 
 class PromoCodeSettings(Settings):
-    pool: str = Field(min_length=1, max_length=100)
+    pool: str = Field(
+        min_length=1,
+        max_length=100,
+        title="Code pool",
+        description="The pool of loaded promo codes each profile gets one unused code from.",
+    )
 
 
 class PromoCode(NodeKind[PromoCodeSettings]):

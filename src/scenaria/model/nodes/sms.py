@@ -23,9 +23,20 @@ from scenaria.model.templating import RenderError, render
 
 
 class SmsSettings(Settings):
-    text: str = Field(min_length=1, max_length=2000)
-    sender: str = "Scenaria"
-    resource: str = "default"
+    text: str = Field(
+        min_length=1,
+        max_length=2000,
+        title="Message",
+        description="A template: {{ profile.first_name }} puts in the profile's first name.",
+    )
+    sender: str = Field(
+        default="Scenaria", title="Sender name", description="Shown as the sender on the phone."
+    )
+    resource: str = Field(
+        default="default",
+        title="Sending resource",
+        description="The SMS provider account the message goes out through.",
+    )
 
 
 class Sms(NodeKind[SmsSettings]):

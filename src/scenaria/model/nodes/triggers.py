@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from scenaria.model.nodes.base import NodeGroup, NodeKind, Settings
 from scenaria.model.profiles import ImportSource
 
 
 class TriggerSettings(Settings):
-    on_update: bool = False
+    on_update: bool = Field(
+        default=False,
+        title="Also when an existing profile is updated",
+        description="Otherwise only a profile the import creates enters.",
+    )
     """Also fire when an import updates a profile that already existed."""
 
 

@@ -26,13 +26,15 @@ PROTECTED_FIELDS = frozenset({"email", "phone"})
 
 
 class FieldUpdate(Settings):
-    field: str
-    op: Literal["set", "increment", "decrement", "clear"] = "set"
-    value: Any = None
+    field: str = Field(title="Profile field")
+    op: Literal["set", "increment", "decrement", "clear"] = Field(
+        default="set", title="Change", description="increment and decrement need a number field."
+    )
+    value: Any = Field(default=None, title="Value")
 
 
 class UpdateProfileSettings(Settings):
-    updates: list[FieldUpdate] = Field(min_length=1)
+    updates: list[FieldUpdate] = Field(min_length=1, title="Field changes")
 
 
 class UpdateProfile(NodeKind[UpdateProfileSettings]):
