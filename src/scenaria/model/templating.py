@@ -1,41 +1,118 @@
-"""Message templates rendered in Jinja2's sandbox.
+"""Message templates rendered in a limited Jinja2 sandbox.
 
-The sandbox stops a template from reaching Python internals; StrictUndefined
-turns a missing field into an error, so a message never goes out half-filled.
+The sandbox stops a template from reaching Python internals and from exhausting
+the machine (``template_sandbox`` holds the limits); StrictUndefined turns a
+missing field into an error, so a message never goes out half-filled.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-_html_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+from scenaria.model.template_sandbox import (
+    MAX_OUTPUT,
+    Budget,
+    LimitedEnvironment,
+    TemplateLimitError,
+    bounded_concat,
+    constant_problem,
+    current_budget,
+)
+
+MAX_SOURCE = 1_000_000
+"""Characters of one template's source."""
+CACHE_CHARS = 16_000_000
+"""Source characters of the compiled templates kept; compiled code grows with its
+source (nothing is folded into large constants), so this bounds the cache's memory."""
+
+_env = LimitedEnvironment(undefined=StrictUndefined, autoescape=False)
+_html_env = LimitedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 
 class RenderError(Exception):
     """The template could not be rendered."""
 
 
-@lru_cache(maxsize=4096)
+class _Cache:
+    """Compiled templates, least recently used dropped first, bounded by source size."""
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self._items: OrderedDict[tuple[str, bool], tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[str, bool]) -> tuple[Any, dict[str, Any]] | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def put(self, key: tuple[str, bool], item: tuple[Any, dict[str, Any]]) -> None:
+        if len(key[0]) > self.max_chars:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = item
+            self.chars += len(key[0])
+            while self.chars > self.max_chars:
+                (source, _), _ = self._items.popitem(last=False)
+                self.chars -= len(source)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.chars = 0
+
+
+_cache = _Cache(CACHE_CHARS)
+
+
 def _compile(source: str, html: bool) -> tuple[Any, dict[str, Any]]:
-    template = (_html_env if html else _env).from_string(source)
-    return template, dict(template.globals)
+    """The compiled template; only a template that compiled is cached."""
+    key = (source, html)
+    item = _cache.get(key)
+    if item is None:
+        if len(source) > MAX_SOURCE:
+            raise TemplateLimitError(f"the template is longer than {MAX_SOURCE} characters")
+        template = (_html_env if html else _env).from_string(source)
+        item = (template, dict(template.globals))
+        _cache.put(key, item)
+    return item
+
+
+def problem(source: str) -> tuple[str, str] | None:
+    """``(code, message)`` saying why the template cannot be used, or None: a syntax
+    error (``template_syntax``) or a limit it breaks whatever the data (``template_limit``)."""
+    try:
+        _compile(source, False)
+        # Parsing again is cheap (linear in the source) and finds, at save, the
+        # constant bombs (``9 ** 9 ** 9``) the render would refuse at every send.
+        found = constant_problem(_env.parse(source))
+    except TemplateLimitError as exc:
+        return "template_limit", f"template refused: {exc}"
+    except TemplateError as exc:
+        return "template_syntax", f"template syntax error: {exc}"
+    return ("template_limit", f"template refused: {found}") if found else None
 
 
 def check(source: str) -> str | None:
-    """Return a syntax error message, or None if the template compiles."""
-    try:
-        _compile(source, False)
-    except TemplateError as exc:
-        return f"template syntax error: {exc}"
-    return None
+    """Return why the template cannot be used, or None if it compiles within the limits."""
+    found = problem(source)
+    return found[1] if found else None
 
 
 def render(source: str, variables: dict[str, Any], *, html: bool = False) -> str:
+    """The rendered text; any error, a limit reached included, is a RenderError."""
     if "{" not in source:  # plain text: skip the template machinery on the hot path
         return source
     try:
@@ -43,8 +120,17 @@ def render(source: str, variables: dict[str, Any], *, html: bool = False) -> str
         # Template.render minus its defensive copy of the variables: a shared
         # context is read-only to the (immutable, sandboxed) template.
         context = template.new_context({**globals_, **variables}, shared=True)
-        return str(template.environment.concat(template.root_render_func(context)))
+        token = current_budget.set(Budget())
+        try:
+            return bounded_concat(template.root_render_func(context))
+        finally:
+            current_budget.reset(token)
+    except TemplateLimitError as exc:
+        raise RenderError(f"template refused: {exc}") from exc
     except TemplateError as exc:
         raise RenderError(f"template error: {exc}") from exc
-    except Exception as exc:  # sandbox violations and errors inside filters
+    except Exception as exc:  # errors inside filters, MemoryError, RecursionError
         raise RenderError(f"template error: {type(exc).__name__}: {exc}") from exc
+
+
+__all__ = ["MAX_OUTPUT", "MAX_SOURCE", "RenderError", "check", "problem", "render"]

@@ -7,7 +7,7 @@ from typing import Any
 from scenaria.model.nodes.base import Move, Outcome, StepContext
 from scenaria.model.problems import Problem
 from scenaria.model.profiles import Channel, SubscriptionStatus
-from scenaria.model.templating import check
+from scenaria.model.templating import problem as template_problem
 
 SENDABLE = frozenset({SubscriptionStatus.SUBSCRIBED, SubscriptionStatus.UNCONFIRMED})
 
@@ -27,8 +27,9 @@ def template_variables(ctx: StepContext) -> dict[str, Any]:
 def template_problems(node_id: str, **sources: str | None) -> list[Problem]:
     problems = []
     for part, source in sources.items():
-        if source and (error := check(source)):
-            problems.append(Problem(node_id, "template_syntax", f"{part}: {error}"))
+        if source and (found := template_problem(source)):
+            code, message = found
+            problems.append(Problem(node_id, code, f"{part}: {message}"))
     return problems
 
 
