@@ -618,3 +618,50 @@ def test_the_audit_journal_records_who_did_what(
     assert journal[5]["details"]["changed"] == ["name"]
     assert len(ana.get(f"/scenarios/{sid}/audit", params={"limit": 2}).json()) == 2
     assert json.loads(json.dumps(journal))[0]["at"].startswith("2026-01-01")
+
+
+def test_import_refuses_a_yaml_alias_bomb(admin: TestClient, db: ProfileDatabase) -> None:
+    lines = ['a0: &a0 ["lol"]']
+    for i in range(1, 10):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    bomb = "name: Bomb\ndescription: x\n" + "\n".join(lines) + "\n"
+    response = admin.post("/scenarios/import", params={"database_id": db.id}, content=bomb.encode())
+    assert "aliases (*name) are not allowed" in detail(response, 422)
+    assert admin.get("/scenarios").json() == []
+
+
+def test_import_refuses_an_over_large_file(admin: TestClient, db: ProfileDatabase) -> None:
+    big = b"name: X\ndescription: " + b"x" * (1024 * 1024) + b"\n"
+    response = admin.post("/scenarios/import", params={"database_id": db.id}, content=big)
+    assert "at most 1048576 bytes" in detail(response, 422)
+
+
+TEMPLATE_BOMBS = [
+    "{{ (9 ** (9 ** 9)) % 7 }}",
+    "{{ 'x' * 300000000 }}",
+]
+
+
+def email_graph(subject: str) -> dict[str, Any]:
+    return {
+        "nodes": [
+            {"id": "default", "kind": "default_capture"},
+            {"id": "mail", "kind": "email", "settings": {"subject": subject, "text": "Hi"}},
+        ],
+        "edges": [{"source": "default", "target": "mail"}],
+    }
+
+
+@pytest.mark.parametrize("subject", TEMPLATE_BOMBS)
+def test_a_template_bomb_is_refused_with_the_node_named(
+    admin: TestClient, db: ProfileDatabase, subject: str
+) -> None:
+    created = create(admin, db.id, **email_graph(subject))
+    assert [(p["node_id"], p["code"]) for p in created["problems"]] == [("mail", "template_limit")]
+    assert created["problems"][0]["message"].startswith("subject: template refused: line 1:")
+    response = admin.post(f"/scenarios/{created['id']}/activate")
+    assert "node 'mail'" in detail(response, 422)
+
+    checked = admin.post("/scenarios/validate", json=spec(db.id, **email_graph(subject)))
+    assert checked.status_code == 200
+    assert [p["code"] for p in checked.json()["problems"]] == ["template_limit"]

@@ -253,3 +253,48 @@ def test_welcome_example_has_the_guides_shape() -> None:
     assert call_centre.kind == "api_request"
     assert call_centre.settings["method"] == "POST"
     assert graph.outputs(call_centre) == set()
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """The "billion laughs": each level is nine of the one before, 9**9 leaves in all."""
+    lines = ['a0: &a0 ["lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "name: Bomb\ndescription: x\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(alias_bomb(), id="nested-aliases"),
+        pytest.param("name: &n Welcome\ndescription: *n\n", id="one-harmless-alias"),
+        pytest.param("name: X\ntags: &t [a]\nnodes: []\nedges: []\ngroups: *t\n", id="a-list"),
+    ],
+)
+def test_yaml_aliases_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        scenario_file.loads(text, 1)
+    assert "aliases (*name) are not allowed" in str(raised.value)
+    assert "line " in str(raised.value)
+
+
+def test_anchors_without_aliases_still_load() -> None:
+    scenario = scenario_file.loads("name: &n Welcome\n", 1)
+    assert scenario.name == "Welcome"
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_a_document_over_the_size_limit_is_refused(fmt: str) -> None:
+    filler = "x" * scenario_file.MAX_DOCUMENT_BYTES
+    text = json.dumps({"name": "X", "description": filler}) if fmt == "json" else (
+        f"name: X\ndescription: {filler}\n"
+    )  # fmt: skip
+    with pytest.raises(InvalidInput) as raised:
+        scenario_file.loads(text, 1)
+    assert f"at most {scenario_file.MAX_DOCUMENT_BYTES} bytes" in str(raised.value)
+
+
+def test_the_size_limit_counts_bytes_not_characters() -> None:
+    text = "name: X\ndescription: " + "é" * (scenario_file.MAX_DOCUMENT_BYTES // 2) + "\n"
+    with pytest.raises(InvalidInput, match="at most"):
+        scenario_file.loads(text, 1)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
+from scenaria.cli import app as cli
 from scenaria.clock import FakeClock
 from scenaria.errors import ScenarioInvalid
 from scenaria.model.problems import Problem
@@ -13,7 +17,7 @@ from scenaria.model.profiles import FieldType, ProfileDatabase
 from scenaria.model.scenario import Scenario, ScenarioStatus
 from scenaria.services.app import App, Config
 from scenaria.store.database import Store
-from tests.conftest import welcome_scenario
+from tests.conftest import WELCOME, welcome_scenario
 
 EMAIL = {"subject": "Hello", "text": "Hello {{ profile.email }}"}
 
@@ -342,3 +346,41 @@ def test_the_welcome_example_needs_its_fields(app: App) -> None:
     bare = app.profiles.create_database("Bare", {"first_name": FieldType.STRING})
     problems = app.scenarios.check(welcome_scenario(bare.id))
     assert found(problems) == [("loyalty_points", "unknown_field")]
+
+
+@pytest.mark.parametrize(
+    ("part", "source"),
+    [
+        ("subject", "{{ (9 ** (9 ** 9)) % 7 }}"),
+        ("text", "Hello {{ 'x' * 300000000 }}"),
+        ("html", "<p>{{ '%0999999999d' % 1 }}</p>"),
+    ],
+)
+def test_a_template_bomb_is_a_problem_of_its_node(
+    app: App, db: ProfileDatabase, part: str, source: str
+) -> None:
+    settings = {**EMAIL, part: source}
+    scenario = build(db.id, [node("mail", "email", **settings)], [])
+    problems = app.scenarios.check(scenario)
+    assert found(problems) == [("mail", "template_limit")]
+    assert problems[0].message.startswith(f"{part}: template refused: line 1:")
+
+
+def test_the_cli_reports_a_template_bomb(tmp_path: Path) -> None:
+    document = yaml.safe_load(WELCOME.read_text())
+    mail = next(n for n in document["nodes"] if n["kind"] == "email")
+    mail["settings"]["subject"] = "{{ (9 ** (9 ** 9)) % 7 }}"
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(yaml.safe_dump(document))
+    fields = ["-f", "first_name:string", "-f", "loyalty_points:int"]
+    result = CliRunner().invoke(cli, ["scenario", "validate", str(bomb), *fields])
+    assert result.exit_code == 1
+    assert f"node '{mail['id']}'" in result.stderr and "9 ** 387420489" in result.stderr
+
+
+def test_the_cli_refuses_a_yaml_alias(tmp_path: Path) -> None:
+    aliased = tmp_path / "aliased.yaml"
+    aliased.write_text("name: &n Welcome\ndescription: *n\n")
+    result = CliRunner().invoke(cli, ["scenario", "validate", str(aliased)])
+    assert result.exit_code == 2
+    assert "aliases (*name) are not allowed" in result.stderr

@@ -17,6 +17,8 @@ from scenaria.errors import InvalidInput
 from scenaria.model.scenario import Scenario
 
 FORMAT_VERSION = 1
+MAX_DOCUMENT_BYTES = 1024 * 1024
+"""The largest scenario file read, YAML or JSON (the welcome example is 3 KB)."""
 _SPEC_FIELDS = ("name", "description", "tags", "groups", "attributes", "reentry", "nodes", "edges")
 
 
@@ -63,14 +65,39 @@ def dumps(scenario: Scenario, fmt: str = "yaml") -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: ``*name`` lets a small file stand for a huge tree
+    (nested aliases, the "billion laughs"); a scenario file never needs one."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise InvalidInput(
+                "scenario file: aliases (*name) are not allowed; found one at "
+                f"line {mark.line + 1}, column {mark.column + 1}"
+            )
+        return super().compose_node(parent, index)
+
+
+def _check_size(text: str) -> None:
+    if len(text) > MAX_DOCUMENT_BYTES or len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
+        raise InvalidInput(f"a scenario file may hold at most {MAX_DOCUMENT_BYTES} bytes")
+
+
 def loads(text: str, database_id: int) -> Scenario:
     """Parse YAML or JSON (JSON is valid YAML, but its errors read better as JSON)."""
+    _check_size(text)
     try:
-        document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        if text.lstrip().startswith("{"):
+            document = json.loads(text)
+        else:
+            document = yaml.load(text, Loader=_NoAliasLoader)
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise InvalidInput(f"scenario file is not valid YAML/JSON: {exc}") from exc
     return from_document(document, database_id)
 
 
 def load(path: Path, database_id: int) -> Scenario:
+    if path.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise InvalidInput(f"a scenario file may hold at most {MAX_DOCUMENT_BYTES} bytes")
     return loads(path.read_text(encoding="utf-8"), database_id)

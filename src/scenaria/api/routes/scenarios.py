@@ -32,6 +32,7 @@ from scenaria.api.schemas.scenarios import (
     ValidationOut,
 )
 from scenaria.errors import InvalidInput
+from scenaria.model import scenario_file
 from scenaria.model.scenario import ATTRIBUTE_NAME, AttributeDefinition, ScenarioStatus
 
 ERRORS = error_responses(
@@ -98,8 +99,12 @@ async def import_scenario(
         int, Query(ge=1, le=MAX_ID, description="The profile database to bind it to.")
     ],
 ) -> ScenarioOut:
-    """A new draft from a scenario file."""
+    """A new draft from a scenario file (at most 1 MiB; YAML aliases are refused)."""
     raw = await request.body()
+    if len(raw) > scenario_file.MAX_DOCUMENT_BYTES:  # before decoding it
+        raise InvalidInput(
+            f"a scenario file may hold at most {scenario_file.MAX_DOCUMENT_BYTES} bytes"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
