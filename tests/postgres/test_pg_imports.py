@@ -108,3 +108,53 @@ def test_overlapping_concurrent_imports_neither_fail_nor_capture_twice(pg_app: A
     assert len(live) == PROFILES
     captured = sum(r.captured for r in created + updated)
     assert captured == PROFILES * (1 + imports + 1 + imports)
+
+
+def test_an_import_that_loses_a_deadlock_is_run_again(pg_app: App) -> None:
+    """Another transaction holding a profile the import needs, then asking for one the
+    import holds: PostgreSQL aborts the import (it waited first) and the import runs
+    again once the other commits; its triggers fire once."""
+    db = pg_app.profiles.create_database("Customers", {"first_name": FieldType.STRING})
+    assert db.id is not None
+    every = _scenario(pg_app, db.id, "every import", ReentryMode.PARALLEL, on_update=True)
+    pg_app.profiles.import_profiles(db.id, [person(1), person(2)], ImportSource.API)
+    with pg_app.store.engine.connect() as conn:
+        ids = dict(
+            conn.execute(text("SELECT match_key, id FROM profiles ORDER BY match_key")).all()
+        )
+    first, second = ids["user1@example.com"], ids["user2@example.com"]
+
+    other = pg_app.store.engine.connect()
+    other.begin()
+    other.execute(text("SELECT id FROM profiles WHERE id = :i FOR UPDATE"), {"i": second})
+    results: list[ImportResult] = []
+    errors: list[BaseException] = []
+
+    def importer() -> None:  # locks user1, then waits for user2
+        try:
+            rows = [person(1), person(2)]
+            results.append(pg_app.profiles.import_profiles(db.id or 0, rows, ImportSource.API))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=importer)
+    thread.start()
+    try:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        with pg_app.store.engine.connect() as probe:
+            for _ in range(600):
+                if probe.execute(text(waiting)).scalar_one():
+                    break
+                threading.Event().wait(0.05)
+            else:
+                raise AssertionError("the import never waited for the other transaction")
+        # Now the other transaction wants the profile the import holds: a deadlock.
+        other.execute(text("SELECT id FROM profiles WHERE id = :i FOR UPDATE"), {"i": first})
+        other.commit()
+    finally:
+        other.close()
+        thread.join(60)
+    assert errors == [], f"the import failed: {errors[0]!r}"
+    assert results[0].updated == 2
+    all_tasks, _ = _tasks(pg_app, every)
+    assert all_tasks == Counter({first: 2, second: 2}), "captured once per import"
