@@ -9,8 +9,10 @@ import random
 import threading
 from collections import Counter
 
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from scenaria.api.app import create_app
 from scenaria.model.profiles import FieldType, ImportSource
 from scenaria.model.scenario import Edge, Node, ReentryMode, Scenario
 from scenaria.services.app import App
@@ -158,3 +160,30 @@ def test_an_import_that_loses_a_deadlock_is_run_again(pg_app: App) -> None:
     assert results[0].updated == 2
     all_tasks, _ = _tasks(pg_app, every)
     assert all_tasks == Counter({first: 2, second: 2}), "captured once per import"
+
+
+def test_clients_posting_overlapping_batches_to_the_api_get_no_server_error(pg_app: App) -> None:
+    db = pg_app.profiles.create_database("Customers", {"first_name": FieldType.STRING})
+    pg_app.access.create_user("importer", [], is_admin=True)
+    token = pg_app.access.issue_token("importer").token
+    statuses: list[int] = []
+    start = threading.Barrier(CLIENTS)
+
+    def client(n: int) -> None:
+        order = list(range(300))
+        random.Random(n).shuffle(order)
+        headers = {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(pg_app), headers=headers) as api:
+            start.wait()
+            for _ in range(2):  # new profiles, then the same ones again
+                rows = [{"fields": {"email": f"user{k}@example.com"}} for k in order]
+                response = api.post(f"/databases/{db.id}/profiles/batch", json={"profiles": rows})
+                statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * (2 * CLIENTS)
+    assert db.id is not None and pg_app.profiles.count_profiles(db.id) == 300
