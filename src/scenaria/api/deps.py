@@ -47,7 +47,7 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-DatabaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The profile database.")]
+DatabaseId = Annotated[int, Path(ge=1, lt=MAX_ID + 1, description="The profile database.")]
 
 
 def visible_database(database_id: DatabaseId, app: AppDep, user: CurrentUser) -> ProfileDatabase:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictBool
 
 from scenaria.errors import InvalidInput
 from scenaria.model.nodes.condition import ORDERED_OPS, FieldOp
@@ -42,10 +42,11 @@ MAX_DEPTH = 4
 MAX_RULES = 200
 """Rules and groups in one segment, all levels together."""
 
-RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Bounds written as exclusive powers of two: exact as the floats an OpenAPI document holds.
+RecordId = Annotated[int, Field(ge=1, lt=MAX_ID + 1)]
 RuleValue = (
-    bool
-    | Annotated[int, Field(ge=-MAX_ID - 1, le=MAX_ID)]
+    StrictBool
+    | Annotated[int, Field(ge=-MAX_ID - 1, lt=MAX_ID + 1)]
     | FiniteFloat
     | Annotated[str, Field(max_length=1000)]
     | None
@@ -74,7 +75,7 @@ class Participation(StrEnum):
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    negate: bool = False
+    negate: StrictBool = False
     """Select the profiles this rule does not hold for."""
 
 

@@ -29,8 +29,8 @@ from scenaria.services.segments import MemberChange
 
 router = APIRouter(tags=["segments"], responses=REFUSALS)
 
-SegmentId = Annotated[int, Path(ge=1, le=MAX_ID, description="The segment's id.")]
-ScenarioId = Annotated[int, Path(ge=1, le=MAX_ID, description="The scenario's id.")]
+SegmentId = Annotated[int, Path(ge=1, lt=MAX_ID + 1, description="The segment's id.")]
+ScenarioId = Annotated[int, Path(ge=1, lt=MAX_ID + 1, description="The scenario's id.")]
 
 
 def _changed(change: MemberChange) -> MembersChanged:
@@ -59,7 +59,7 @@ def create_segment(body: SegmentCreate, app: AppDep, user: CurrentUser) -> Segme
 def list_segments(
     app: AppDep,
     user: CurrentUser,
-    database_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    database_id: Annotated[int | None, Query(ge=1, lt=MAX_ID + 1)] = None,
     kind: SegmentKind | None = None,
 ) -> SegmentList:
     found = app.segments.list_all(user, database_id, kind)
@@ -75,13 +75,13 @@ def preview_segment(body: PreviewRequest, app: AppDep, user: CurrentUser) -> Seg
     return SegmentCount(count=app.segments.preview(body.database_id, body.rules, actor=user))
 
 
-@router.get("/segments/{segment_id}", response_model=SegmentOut, summary="Get a segment")
+@router.get("/segments/{segment_id:int}", response_model=SegmentOut, summary="Get a segment")
 def get_segment(segment_id: SegmentId, app: AppDep, user: CurrentUser) -> SegmentOut:
     return SegmentOut.of(app.segments.get(segment_id, user))
 
 
 @router.patch(
-    "/segments/{segment_id}",
+    "/segments/{segment_id:int}",
     response_model=SegmentOut,
     summary="Rename a segment, change its rules or its access groups",
 )
@@ -94,14 +94,16 @@ def update_segment(
     return SegmentOut.of(segment)
 
 
-@router.delete("/segments/{segment_id}", response_model=SegmentDeleted, summary="Delete a segment")
+@router.delete(
+    "/segments/{segment_id:int}", response_model=SegmentDeleted, summary="Delete a segment"
+)
 def delete_segment(segment_id: SegmentId, app: AppDep, user: CurrentUser) -> SegmentDeleted:
     app.segments.delete(segment_id, user)
     return SegmentDeleted(id=segment_id)
 
 
 @router.get(
-    "/segments/{segment_id}/count",
+    "/segments/{segment_id:int}/count",
     response_model=SegmentCount,
     summary="Count a segment's members now",
 )
@@ -110,7 +112,7 @@ def count_segment(segment_id: SegmentId, app: AppDep, user: CurrentUser) -> Segm
 
 
 @router.get(
-    "/segments/{segment_id}/members",
+    "/segments/{segment_id:int}/members",
     response_model=MemberPage,
     summary="List a segment's members, a page at a time by profile id",
 )
@@ -119,7 +121,7 @@ def list_members(
     app: AppDep,
     user: CurrentUser,
     after: Annotated[
-        int, Query(ge=0, le=MAX_ID, description="Members with a profile id above this.")
+        int, Query(ge=0, lt=MAX_ID + 1, description="Members with a profile id above this.")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MemberPage:
@@ -128,7 +130,7 @@ def list_members(
 
 
 @router.post(
-    "/segments/{segment_id}/members",
+    "/segments/{segment_id:int}/members",
     response_model=MembersChanged,
     summary="Add profiles to a static segment, by id or match key",
 )
@@ -139,7 +141,7 @@ def add_members(
 
 
 @router.post(
-    "/segments/{segment_id}/members/remove",
+    "/segments/{segment_id:int}/members/remove",
     response_model=MembersChanged,
     summary="Remove profiles from a static segment, by id or match key",
 )
@@ -151,7 +153,7 @@ def remove_members(
 
 
 @router.delete(
-    "/segments/{segment_id}/members",
+    "/segments/{segment_id:int}/members",
     response_model=MembersCleared,
     summary="Empty a static segment",
 )
@@ -160,7 +162,7 @@ def clear_members(segment_id: SegmentId, app: AppDep, user: CurrentUser) -> Memb
 
 
 @router.post(
-    "/scenarios/{scenario_id}/send-segment",
+    "/scenarios/{scenario_id:int}/send-segment",
     response_model=SendSegmentResult,
     tags=["scenarios"],
     summary="Send a segment's profiles through the scenario's default capture",
