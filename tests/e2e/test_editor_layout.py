@@ -59,6 +59,7 @@ def test_a_connection_to_a_missing_element_shows_in_red_and_deleting_it_is_saved
     edges = [
         {"source": "new", "target": "mail"},
         {"source": "mail", "port": "next", "target": "ghost"},
+        {"source": "phantom", "port": "next", "target": "mail"},
     ]
     with live.client() as client:
         # An imported file can name an element that is not there; saving keeps it as a problem.
@@ -71,9 +72,14 @@ def test_a_connection_to_a_missing_element_shows_in_red_and_deleting_it_is_saved
     expect(mail).to_have_class(re.compile("ed-has-problems"))
     expect(page.get_by_test_id("problems-mail")).to_contain_text("missing node 'ghost'")
     assert box_of(page, "dangling-mail-out-next")["x"] >= box_of(page, "node-mail")["x"] + 150
+    incoming = page.get_by_test_id("dangling-mail-in-next")
+    expect(incoming).to_contain_text("phantom")
+    assert box_of(page, "dangling-mail-in-next")["x"] < box_of(page, "node-mail")["x"]
 
     page.get_by_role("button", name="Delete the connection to the missing element ghost").click()
     expect(stub).to_have_count(0)
+    page.get_by_role("button", name="Delete the connection from the missing element phantom").click()
+    expect(incoming).to_have_count(0)
     expect(page.get_by_test_id("save-state")).to_have_text(re.compile("Unsaved"))
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")

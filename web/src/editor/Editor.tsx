@@ -473,8 +473,10 @@ function EditorCanvas({ scenarioId, kinds, initial }: { scenarioId: number; kind
 
   const focusNode = useCallback(
     (id: string) => {
-      const node = flow.getNode(id);
+      // A problem of a missing element is shown on the element its connection reaches.
+      const node = flow.getNode(id) ?? flow.getNodes().find((n) => n.data.dangling?.some((d) => d.missing === id));
       if (!node) return;
+      id = node.id;
       setNodes((ns) => ns.map((n) => (n.id === id ? { ...n, selected: true } : n.selected ? { ...n, selected: false } : n)));
       void flow.setCenter(node.position.x + NODE_WIDTH / 2, node.position.y + NODE_HEIGHT / 2, { zoom: Math.max(flow.getZoom(), 0.9), duration: 250 });
     },
