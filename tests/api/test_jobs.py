@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from scenaria.model.jobs import Job
+from scenaria.clock import FakeClock
+from scenaria.model.jobs import Job, JobKind, JobStatus
 from scenaria.model.profiles import ProfileDatabase
 from scenaria.services.app import App
+from scenaria.services.jobs import STALE_AFTER
 from tests.api.conftest import ClientFactory
 
 
@@ -138,3 +140,17 @@ def test_only_its_owner_and_admins_see_a_job(
     other = make_client("bo").get(f"/jobs/{job['id']}")
     assert other.status_code == 404
     assert admin.get("/jobs/999999").status_code == 404
+
+
+def test_a_job_left_unfinished_by_a_stopped_process_is_reported_failed(
+    app: App, admin: TestClient, db: ProfileDatabase, clock: FakeClock
+) -> None:
+    with app.store.transaction() as tx:  # as a process that stopped mid-import left it
+        stale = tx.jobs.add(JobKind.CSV_IMPORT, "admin", db.id, {"delimiter": ","}, clock.now())
+        tx.jobs.move(stale.id, JobStatus.RUNNING, clock.now())
+    clock.advance(STALE_AFTER)
+    job = start(admin, db, csv_lines(3), background="true")
+    assert wait_until(admin, job["id"], "done")["progress"]["imported"] == 3
+    interrupted = admin.get(f"/jobs/{stale.id}").json()
+    assert interrupted["status"] == "failed"
+    assert interrupted["error"].startswith("interrupted: the process running it stopped")
