@@ -76,9 +76,10 @@ def test_a_connection_to_a_missing_element_shows_in_red_and_deleting_it_is_saved
     expect(incoming).to_contain_text("phantom")
     assert box_of(page, "dangling-mail-in-next")["x"] < box_of(page, "node-mail")["x"]
 
-    page.get_by_role("button", name="Delete the connection to the missing element ghost").click()
+    delete = "Delete the connection {} the missing element {}"
+    page.get_by_role("button", name=delete.format("to", "ghost")).click()
     expect(stub).to_have_count(0)
-    page.get_by_role("button", name="Delete the connection from the missing element phantom").click()
+    page.get_by_role("button", name=delete.format("from", "phantom")).click()
     expect(incoming).to_have_count(0)
     expect(page.get_by_test_id("save-state")).to_have_text(re.compile("Unsaved"))
     page.get_by_role("button", name="Save").click()
