@@ -1,8 +1,9 @@
 """Message templates rendered in a limited Jinja2 sandbox.
 
 The sandbox stops a template from reaching Python internals and from exhausting
-the machine (``template_sandbox`` holds the limits); StrictUndefined turns a
-missing field into an error, so a message never goes out half-filled.
+the machine (``template_limits`` holds the limits, ``template_sandbox`` applies
+them); StrictUndefined turns a missing field into an error, so a message never
+goes out half-filled.
 """
 
 from __future__ import annotations
@@ -13,15 +14,13 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
 
-from scenaria.model.template_sandbox import (
+from scenaria.model.template_limits import (
     MAX_OUTPUT,
     Budget,
-    LimitedEnvironment,
     TemplateLimitError,
-    bounded_concat,
-    constant_problem,
     current_budget,
 )
+from scenaria.model.template_sandbox import LimitedEnvironment, bounded_concat, constant_problem
 
 MAX_SOURCE = 1_000_000
 """Characters of one template's source."""
