@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from scenaria import __version__
-from scenaria.api import errors
+from scenaria.api import deps, errors
 from scenaria.api.body_limit import BodyLimit
 from scenaria.api.routes import (
     health,
@@ -48,6 +48,7 @@ def create_app(scenaria: App, *, run_worker: bool = False, worker: Worker | None
         description="Customer-journey automation scenarios: profiles, segments, scenarios, "
         "engagement and statistics. Every endpoint but tracking needs a Bearer API token.",
         lifespan=lifespan,
+        dependencies=[Depends(deps.refuse_nul)],
     )
     api.state.scenaria = scenaria
     errors.install(api)
