@@ -133,17 +133,20 @@ def test_a_non_ascii_address_fails_alone_and_for_good_without_smtputf8(
 
 class SlowMailbox(Mailbox):
     """Accepts each message after a pause that, on the engine's clock, is longer
-    than a batch may run: a slow server."""
+    than a batch may run: a slow server. One message at a time, so the clock moves
+    by the pause once per message whoever sends it."""
 
     def __init__(self, port: int, clock: FakeClock, seconds: float) -> None:
         super().__init__(port=port)
         self.clock = clock
         self.seconds = seconds
+        self.one_at_a_time = asyncio.Lock()
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        await asyncio.sleep(0.05)
-        self.clock.advance(self.seconds)
-        return await super().handle_DATA(server, session, envelope)
+        async with self.one_at_a_time:
+            await asyncio.sleep(0.05)
+            self.clock.advance(self.seconds)
+            return await super().handle_DATA(server, session, envelope)
 
 
 def test_a_batch_slower_than_its_lease_delivers_nothing_twice(
