@@ -126,6 +126,24 @@ def test_unbounded_work_is_stopped_by_the_budget(source: str) -> None:
     assert "steps of work" in str(raised.value) or "RecursionError" in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "{% for i in range(100) %}{{ 'x' * 20000 }}{% endfor %}",
+        "Hi {{ profile.first_name }}{% for i in range(30) %}" + "x" * 50_000 + "{% endfor %}",
+    ],
+)
+def test_a_template_that_fails_without_any_data_is_refused_at_check(source: str) -> None:
+    found = templating.problem(source)
+    assert found is not None and found[0] == "template_limit"
+    assert found[1].startswith("template refused: the ")
+
+
+def test_the_check_leaves_data_dependent_errors_to_the_send() -> None:
+    assert check("{{ profile.points + 1 }} {% for x in profile.tags %}{{ x }}{% endfor %}") is None
+
+
 def test_loops_within_the_budget_run() -> None:
     source = "{% for i in range(1000) %}{% for j in items %}{{ j }}{% endfor %}{% endfor %}"
     assert render(source, PROFILE) == "abc" * 1000
@@ -220,7 +238,9 @@ def test_a_loop_bomb_fails_the_message_with_the_reason(
     app: App, clock: FakeClock, db: ProfileDatabase
 ) -> None:
     pid = one_person(app, db.id, email_status=SubscriptionStatus.SUBSCRIBED)
-    bomb = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    # only with data, so the check at save cannot see it
+    loops = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    bomb = "{% if profile.email %}" + loops + "{% endif %}"
     task: dict[str, Any] = run_one(
         app, clock, db.id, pid, [email("mail", text=bomb), *EXITS], EMAIL_EDGES
     )

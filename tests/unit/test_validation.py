@@ -354,6 +354,10 @@ def test_the_welcome_example_needs_its_fields(app: App) -> None:
         ("subject", "{{ (9 ** (9 ** 9)) % 7 }}"),
         ("text", "Hello {{ 'x' * 300000000 }}"),
         ("html", "<p>{{ '%0999999999d' % 1 }}</p>"),
+        (
+            "text",
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        ),
     ],
 )
 def test_a_template_bomb_is_a_problem_of_its_node(
@@ -363,7 +367,7 @@ def test_a_template_bomb_is_a_problem_of_its_node(
     scenario = build(db.id, [node("mail", "email", **settings)], [])
     problems = app.scenarios.check(scenario)
     assert found(problems) == [("mail", "template_limit")]
-    assert problems[0].message.startswith(f"{part}: template refused: line 1:")
+    assert problems[0].message.startswith(f"{part}: template refused: ")
 
 
 def test_the_cli_reports_a_template_bomb(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError
 
 from scenaria.model.template_limits import (
     MAX_OUTPUT,
@@ -28,8 +28,12 @@ CACHE_CHARS = 16_000_000
 """Source characters of the compiled templates kept; compiled code grows with its
 source (nothing is folded into large constants), so this bounds the cache's memory."""
 
-_env = LimitedEnvironment(undefined=StrictUndefined, autoescape=False)
-_html_env = LimitedEnvironment(undefined=StrictUndefined, autoescape=True)
+_ENVIRONMENTS = {
+    "text": LimitedEnvironment(undefined=StrictUndefined, autoescape=False),
+    "html": LimitedEnvironment(undefined=StrictUndefined, autoescape=True),
+    # At save there is no profile: every variable is an empty, chainable undefined.
+    "probe": LimitedEnvironment(undefined=ChainableUndefined, autoescape=False),
+}
 
 
 class RenderError(Exception):
@@ -42,20 +46,20 @@ class _Cache:
     def __init__(self, max_chars: int) -> None:
         self.max_chars = max_chars
         self.chars = 0
-        self._items: OrderedDict[tuple[str, bool], tuple[Any, dict[str, Any]]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], tuple[Any, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key: tuple[str, bool]) -> tuple[Any, dict[str, Any]] | None:
+    def get(self, key: tuple[str, str]) -> tuple[Any, dict[str, Any]] | None:
         with self._lock:
             item = self._items.get(key)
             if item is not None:
                 self._items.move_to_end(key)
             return item
 
-    def put(self, key: tuple[str, bool], item: tuple[Any, dict[str, Any]]) -> None:
+    def put(self, key: tuple[str, str], item: tuple[Any, dict[str, Any]]) -> None:
         if len(key[0]) > self.max_chars:
             return
         with self._lock:
@@ -76,14 +80,14 @@ class _Cache:
 _cache = _Cache(CACHE_CHARS)
 
 
-def _compile(source: str, html: bool) -> tuple[Any, dict[str, Any]]:
+def _compile(source: str, kind: str) -> tuple[Any, dict[str, Any]]:
     """The compiled template; only a template that compiled is cached."""
-    key = (source, html)
+    key = (source, kind)
     item = _cache.get(key)
     if item is None:
         if len(source) > MAX_SOURCE:
             raise TemplateLimitError(f"the template is longer than {MAX_SOURCE} characters")
-        template = (_html_env if html else _env).from_string(source)
+        template = _ENVIRONMENTS[kind].from_string(source)
         item = (template, dict(template.globals))
         _cache.put(key, item)
     return item
@@ -93,15 +97,41 @@ def problem(source: str) -> tuple[str, str] | None:
     """``(code, message)`` saying why the template cannot be used, or None: a syntax
     error (``template_syntax``) or a limit it breaks whatever the data (``template_limit``)."""
     try:
-        _compile(source, False)
+        _compile(source, "text")
         # Parsing again is cheap (linear in the source) and finds, at save, the
-        # constant bombs (``9 ** 9 ** 9``) the render would refuse at every send.
-        found = constant_problem(_env.parse(source))
+        # constant bombs (``9 ** 9 ** 9``) in any branch.
+        found = constant_problem(_ENVIRONMENTS["text"].parse(source))
+        if found is None:
+            found = _probe(source)
     except TemplateLimitError as exc:
         return "template_limit", f"template refused: {exc}"
     except TemplateError as exc:
         return "template_syntax", f"template syntax error: {exc}"
     return ("template_limit", f"template refused: {found}") if found else None
+
+
+def _probe(source: str) -> str | None:
+    """The limit a render with no data reaches (loops over constants), if any: such a
+    template would fail every send. Other errors are the data's business, not reported."""
+    try:
+        _run(source, "probe", {})
+    except TemplateLimitError as exc:
+        return str(exc)
+    except Exception:  # an empty profile may well make a template fail
+        pass
+    return None
+
+
+def _run(source: str, kind: str, variables: dict[str, Any]) -> str:
+    template, globals_ = _compile(source, kind)
+    # Template.render minus its defensive copy of the variables: a shared
+    # context is read-only to the (immutable, sandboxed) template.
+    context = template.new_context({**globals_, **variables}, shared=True)
+    token = current_budget.set(Budget())
+    try:
+        return bounded_concat(template.root_render_func(context))
+    finally:
+        current_budget.reset(token)
 
 
 def check(source: str) -> str | None:
@@ -115,15 +145,7 @@ def render(source: str, variables: dict[str, Any], *, html: bool = False) -> str
     if "{" not in source:  # plain text: skip the template machinery on the hot path
         return source
     try:
-        template, globals_ = _compile(source, html)
-        # Template.render minus its defensive copy of the variables: a shared
-        # context is read-only to the (immutable, sandboxed) template.
-        context = template.new_context({**globals_, **variables}, shared=True)
-        token = current_budget.set(Budget())
-        try:
-            return bounded_concat(template.root_render_func(context))
-        finally:
-            current_budget.reset(token)
+        return _run(source, "html" if html else "text", variables)
     except TemplateLimitError as exc:
         raise RenderError(f"template refused: {exc}") from exc
     except TemplateError as exc:
