@@ -12,7 +12,7 @@ from scenaria.model.scenario import Scenario
 from scenaria.services.app import App, Config
 from scenaria.store.database import Store
 from tests.conftest import HttpSink, import_people, person
-from tests.integration.test_api_request_delivery import start, task_of, the_message
+from tests.integration.test_api_request_delivery import closed_port, start, task_of, the_message
 
 
 def app_allowing(store: Store, clock: FakeClock, *hosts: str, **channel: object) -> App:
@@ -209,3 +209,19 @@ def test_the_request_goes_to_the_address_that_was_checked(
         assert the_message(app, task_id)["status"] == "sent"
         [request] = http_sink.requests
         assert request["headers"]["Host"] == f"crm.internal:{port}"
+
+
+def test_a_refusing_api_host_is_paused_after_a_few_connection_failures(
+    app: App, clock: FakeClock, db: ProfileDatabase
+) -> None:
+    scenario_id = call_scenario(app, db.id, f"http://127.0.0.1:{closed_port()}/leads")
+    people = import_people(app, db.id, [person(i) for i in range(1, 11)]).profile_ids
+    tasks = [app.scenarios.engage(scenario_id, p).task_id for p in people]
+    app.run_pending()
+
+    failures = app.deliverer.breakers.policy.failures
+    attempts = sorted(the_message(app, t)["attempts"] for t in tasks if t is not None)
+    assert attempts == [0] * (10 - failures) + [1] * failures
+    [paused] = app.deliverer.paused_resources()
+    assert (paused.channel, paused.resource) == ("api_request", "127.0.0.1")
+    assert "unreachable" in paused.reason

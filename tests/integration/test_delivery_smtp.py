@@ -129,6 +129,8 @@ def test_a_non_ascii_address_fails_alone_and_for_good_without_smtputf8(
     assert (final[bad]["status"], final[bad]["attempts"]) == ("failed", 1)
     assert "bü@example.com" in final[bad]["reason"] and "SMTPUTF8" in final[bad]["reason"]
     assert {final[k]["status"] for k in keys if k != bad} == {"sent"}
+    # Non-ASCII header text went as RFC 2047 encoded words, and reads back whole.
+    assert {str(m["Subject"]) for m in ascii_mailbox.received} == {"Grüße"}
 
 
 class SlowMailbox(Mailbox):
