@@ -247,3 +247,32 @@ def test_a_loop_bomb_fails_the_message_with_the_reason(
     assert path(task) == [("default", "next"), ("mail", "error"), ("failed", "exit")]
     assert "steps of work" in task["data"]["last_error"]["message"]
     assert outbox(app, task["task_id"]) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("{{ " + " ~ ".join(["'a'"] * 10_000) + " }}", id="long-concatenation"),
+        pytest.param("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", id="deep-parentheses"),
+    ],
+)
+def test_a_template_too_costly_to_compile_is_refused(source: str) -> None:
+    assert templating.problem(source) == (
+        "template_limit",
+        f"template refused: the template has more than {templating.MAX_TOKENS} expression tokens",
+    )
+
+
+def test_expressions_nested_too_deeply_are_a_problem_not_a_crash() -> None:
+    source = "{{ " + "(" * 1000 + "1" + ")" * 1000 + " }}"
+    assert templating.problem(source) == (
+        "template_syntax",
+        "template syntax error: expressions nested too deeply",
+    )
+    with pytest.raises(RenderError, match="RecursionError"):
+        render(source, {})
+
+
+def test_a_markup_method_is_checked_too() -> None:
+    with pytest.raises(RenderError, match="center"):
+        render("{{ ('x'|safe).center(1000000000) }}", {})

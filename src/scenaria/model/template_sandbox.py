@@ -62,6 +62,7 @@ _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 _RESULT_OF = {op: f"the result of {op!r}" for op in _BINOPS}
 _NUMBERS = frozenset({int, float})
+_METHODS = (types.BuiltinMethodType, types.MethodType)
 
 
 def binop(op: str, left: Any, right: Any) -> Any:
@@ -258,7 +259,7 @@ class LimitedEnvironment(ImmutableSandboxedEnvironment):
         if isinstance(__obj, LoopContext) and args:  # a recursive loop's next level
             args = (_counted(args[0]), *args[1:])
         owner = getattr(__obj, "__self__", None)
-        if isinstance(owner, str) and isinstance(__obj, types.BuiltinMethodType):
+        if isinstance(owner, str) and isinstance(__obj, _METHODS):  # Markup's are Python
             spend(len(owner))
             if __obj.__name__ == "join" and args:
                 items = list(args[0])

@@ -24,6 +24,10 @@ from scenaria.model.template_sandbox import LimitedEnvironment, bounded_concat, 
 
 MAX_SOURCE = 1_000_000
 """Characters of one template's source."""
+MAX_TOKENS = 5_000
+"""Expression tokens (names, operators, literals) of one template: Jinja's compiler is
+slower than linear in them (a chain of 10,000 ``~`` takes seconds); text is free."""
+_FREE_TOKENS = frozenset({"data", "whitespace"})
 CACHE_CHARS = 16_000_000
 """Source characters of the compiled templates kept; compiled code grows with its
 source (nothing is folded into large constants), so this bounds the cache's memory."""
@@ -87,7 +91,16 @@ def _compile(source: str, kind: str) -> tuple[Any, dict[str, Any]]:
     if item is None:
         if len(source) > MAX_SOURCE:
             raise TemplateLimitError(f"the template is longer than {MAX_SOURCE} characters")
-        template = _ENVIRONMENTS[kind].from_string(source)
+        env = _ENVIRONMENTS[kind]
+        tokens = 0
+        for _, token, _ in env.lex(source):  # stops at the first token too many
+            if token not in _FREE_TOKENS:
+                tokens += 1
+                if tokens > MAX_TOKENS:
+                    raise TemplateLimitError(
+                        f"the template has more than {MAX_TOKENS} expression tokens"
+                    )
+        template = env.from_string(source)
         item = (template, dict(template.globals))
         _cache.put(key, item)
     return item
@@ -107,6 +120,8 @@ def problem(source: str) -> tuple[str, str] | None:
         return "template_limit", f"template refused: {exc}"
     except TemplateError as exc:
         return "template_syntax", f"template syntax error: {exc}"
+    except RecursionError:
+        return "template_syntax", "template syntax error: expressions nested too deeply"
     return ("template_limit", f"template refused: {found}") if found else None
 
 
