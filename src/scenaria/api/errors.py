@@ -10,6 +10,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -62,6 +63,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unstorable_text(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL refuses NUL in text. Requests are checked for it (``deps.refuse_nul``),
+    but text that reaches the store another way (a scenario file's escapes) is bad input
+    too, not a server error."""
+    assert isinstance(exc, DataError)
+    if "NUL" not in str(exc.orig):
+        raise exc
+    return JSONResponse(
+        {"detail": "text must not contain the NUL character (\\u0000)"}, status_code=422
+    )
+
+
 def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
     """Every endpoint, looking inside included routers (our routers have no prefix)."""
     for route in routes:
@@ -91,3 +104,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ScenariaError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _unstorable_text)
