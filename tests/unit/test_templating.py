@@ -234,6 +234,16 @@ def test_templates_that_fail_to_compile_are_not_cached(monkeypatch: pytest.Monke
     assert len(cache) == 0 and cache.chars == 0
 
 
+def test_templates_refused_at_check_are_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = templating._Cache(max_chars=1_000_000)
+    monkeypatch.setattr(templating, "_cache", cache)
+    assert check("{{ 'x' * 300000000 }}") is not None
+    assert check("{% for i in range(100000) %}{% for j in range(100) %}{% endfor %}{% endfor %}")
+    assert len(cache) == 0 and cache.chars == 0
+    assert check("Hi {{ profile.first_name }}") is None
+    assert len(cache) == 2  # the template and its probe
+
+
 def test_a_loop_bomb_fails_the_message_with_the_reason(
     app: App, clock: FakeClock, db: ProfileDatabase
 ) -> None:

@@ -75,6 +75,11 @@ class _Cache:
                 (source, _), _ = self._items.popitem(last=False)
                 self.chars -= len(source)
 
+    def discard(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            if self._items.pop(key, None) is not None:
+                self.chars -= len(key[0])
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -109,20 +114,28 @@ def _compile(source: str, kind: str) -> tuple[Any, dict[str, Any]]:
 def problem(source: str) -> tuple[str, str] | None:
     """``(code, message)`` saying why the template cannot be used, or None: a syntax
     error (``template_syntax``) or a limit it breaks whatever the data (``template_limit``)."""
+    found = _problem(source)
+    if found is not None:  # it will not be sent: keep nothing of it
+        _cache.discard((source, "text"))
+        _cache.discard((source, "probe"))
+    return found
+
+
+def _problem(source: str) -> tuple[str, str] | None:
     try:
         _compile(source, "text")
         # Parsing again is cheap (linear in the source) and finds, at save, the
         # constant bombs (``9 ** 9 ** 9``) in any branch.
-        found = constant_problem(_ENVIRONMENTS["text"].parse(source))
-        if found is None:
-            found = _probe(source)
+        limit = constant_problem(_ENVIRONMENTS["text"].parse(source))
+        if limit is None:
+            limit = _probe(source)
     except TemplateLimitError as exc:
         return "template_limit", f"template refused: {exc}"
     except TemplateError as exc:
         return "template_syntax", f"template syntax error: {exc}"
     except RecursionError:
         return "template_syntax", "template syntax error: expressions nested too deeply"
-    return ("template_limit", f"template refused: {found}") if found else None
+    return ("template_limit", f"template refused: {limit}") if limit else None
 
 
 def _probe(source: str) -> str | None:
