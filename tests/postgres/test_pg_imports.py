@@ -142,14 +142,26 @@ def test_an_import_that_loses_a_deadlock_is_run_again(pg_app: App) -> None:
     thread = threading.Thread(target=importer)
     thread.start()
     try:
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        blocked = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
         with pg_app.store.engine.connect() as probe:
             for _ in range(600):
-                if probe.execute(text(waiting)).scalar_one():
+                waiting = probe.execute(text(blocked)).scalar_one()
+                probe.rollback()  # pg_stat_activity holds still within one transaction
+                if waiting or not thread.is_alive():
                     break
                 threading.Event().wait(0.05)
             else:
-                raise AssertionError("the import never waited for the other transaction")
+                activity = probe.execute(
+                    text(
+                        "SELECT pid, state, wait_event_type, wait_event, left(query, 60) "
+                        "FROM pg_stat_activity WHERE datname = current_database()"
+                    )
+                ).all()
+                raise AssertionError(f"the import never waited for the other: {activity}")
+        assert thread.is_alive(), f"the import did not wait: {errors or results}"
         # Now the other transaction wants the profile the import holds: a deadlock.
         other.execute(text("SELECT id FROM profiles WHERE id = :i FOR UPDATE"), {"i": first})
         other.commit()
@@ -168,12 +180,18 @@ def test_clients_posting_overlapping_batches_to_the_api_get_no_server_error(pg_a
     token = pg_app.access.issue_token("importer").token
     statuses: list[int] = []
     start = threading.Barrier(CLIENTS)
+    api_app = create_app(pg_app)
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(api_app, headers=headers) as warm:
+        # FastAPI builds a route on its first request; building one in several threads at
+        # once trips a warning (serving, routes are built in the one event loop thread).
+        empty = warm.post(f"/databases/{db.id}/profiles/batch", json={"profiles": []})
+        assert empty.status_code == 422
 
     def client(n: int) -> None:
         order = list(range(300))
         random.Random(n).shuffle(order)
-        headers = {"Authorization": f"Bearer {token}"}
-        with TestClient(create_app(pg_app), headers=headers) as api:
+        with TestClient(api_app, headers=headers) as api:
             start.wait()
             for _ in range(2):  # new profiles, then the same ones again
                 rows = [{"fields": {"email": f"user{k}@example.com"}} for k in order]
