@@ -369,3 +369,18 @@ def test_the_app_sends_sms_through_the_configured_gateway(
     assert body["to"] == "+15550000007"
     assert body["text"].startswith("User7, please confirm")
     assert http_sink.requests[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_a_gateway_refusing_connections_is_paused_not_tried_per_message(
+    store: Store, clock: FakeClock
+) -> None:
+    queue_sms(store, clock, 10)
+    sender = deliverer(store, clock, sms_channel(f"http://127.0.0.1:{closed_port()}"))
+    failures = sender.breakers.policy.failures
+    sender.run_once()
+
+    tried = Counter(r["attempts"] for r in rows(store).values())
+    assert tried == {1: failures, 0: 10 - failures}
+    [paused] = sender.paused_resources()
+    assert (paused.channel, paused.resource) == ("sms", "default")
+    assert "unreachable" in paused.reason and TOKEN not in paused.reason
