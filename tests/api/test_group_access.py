@@ -97,6 +97,13 @@ def test_the_card_shows_only_events_and_tasks_of_scenarios_the_viewer_sees(
     assert [e["type"] for e in seen_by_marketing["events"]] == ["purchase"]
     assert seen_by_marketing["interactions"] == []
 
+    # The latest events it may see, however many hidden ones came after them.
+    for _ in range(3):
+        assert admin.post(f"/messages/{key}/events", json={"event": "clicked"}).status_code == 200
+    latest = marketing.get(f"/databases/{db.id}/profiles/{profile_id}/card?events=1").json()
+    assert [e["type"] for e in latest["events"]] == ["purchase"]
+    assert [e["type"] for e in card(admin, db.id, profile_id)["events"]][:1] == ["clicked"]
+
 
 # -- profile databases have groups ---------------------------------------------------------
 

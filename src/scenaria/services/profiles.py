@@ -412,12 +412,22 @@ class ProfileService:
                         "path": tx.visits.for_task(task.id),
                     }
                 )
-            events = [
-                e
-                for e in tx.events.for_profile(profile_id, events_limit)
-                if e["task_id"] not in hidden_tasks
-            ]
+            events = self._visible_events(tx, profile_id, events_limit, hidden_tasks)
             return {**profile, "events": events, "tasks": tasks}
+
+    @staticmethod
+    def _visible_events(
+        tx: Tx, profile_id: int, limit: int, hidden_tasks: set[int]
+    ) -> list[dict[str, Any]]:
+        """The latest ``limit`` events outside ``hidden_tasks``: read further back while
+        hidden ones took places."""
+        fetch = limit
+        while True:
+            rows = tx.events.for_profile(profile_id, fetch)
+            seen = [e for e in rows if e["task_id"] not in hidden_tasks]
+            if len(seen) >= limit or len(rows) < fetch:
+                return seen[:limit]
+            fetch *= 4
 
     def add_promo_codes(self, pool: str, codes: Sequence[str]) -> None:
         with self.store.transaction() as tx:
