@@ -12,7 +12,7 @@ from scenaria.model.profiles import ProfileDatabase
 from scenaria.model.scenario import Edge, Node, Scenario
 from scenaria.services.app import App
 from tests.api.conftest import ClientFactory
-from tests.conftest import import_people, person
+from tests.conftest import WELCOME, import_people, person
 
 
 @pytest.fixture
@@ -186,6 +186,11 @@ def test_a_database_in_groups_exists_only_for_their_members_and_admins(
     refused = marketing.post("/scenarios", json=scenario)
     assert refused.status_code == 404
     assert refused.json()["detail"] == f"profile database {database_id} does not exist"
+    imported = marketing.post(
+        "/scenarios/import", params={"database_id": database_id}, content=WELCOME.read_text()
+    )
+    assert imported.status_code == 404
+    assert imported.json()["detail"] == f"profile database {database_id} does not exist"
 
     # Nothing changed, and the members and admins see and use it all.
     assert card(sales, database_id, profile_id) == before
