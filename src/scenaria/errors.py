@@ -3,7 +3,7 @@
     ScenariaError
     ├── NotFound                  an id that names nothing
     ├── Conflict                  the request clashes with the current state
-    │   ├── IllegalTransition     a task state change outside the allowed table
+    │   ├── IllegalTransition     a task or scenario status change outside its table
     │   └── ScenarioNotActive     capture into a scenario that is not active
     ├── InvalidInput              bad input, reported with a readable reason
     │   └── ScenarioInvalid       a scenario that cannot be saved or activated
@@ -40,7 +40,7 @@ class Conflict(ScenariaError):
 
 
 class IllegalTransition(Conflict):
-    """This task state change is not allowed."""
+    """This state change is not allowed."""
 
 
 class ScenarioNotActive(Conflict):

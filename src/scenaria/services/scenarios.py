@@ -34,6 +34,7 @@ from scenaria.model.scenario import (
     ScenarioSummary,
     attribute_problems,
 )
+from scenaria.model.scenario_status import StatusAction, gate
 from scenaria.model.task import EndReason
 from scenaria.model.validation import validate
 from scenaria.services.access import audit, visible_database
@@ -307,11 +308,8 @@ class ScenarioService:
         now = self.clock.now()
         with self.store.transaction() as tx:
             scenario = visible(tx, scenario_id, actor, lock=True)
-            if scenario.status is ScenarioStatus.ACTIVE:
-                raise Conflict("stop the scenario first: an active scenario cannot go to the trash")
-            if scenario.status is ScenarioStatus.TRASHED:
-                raise Conflict("the scenario is already in the trash")
-            tx.scenarios.set_status(scenario_id, ScenarioStatus.TRASHED, now)
+            status = gate(StatusAction.TRASH, scenario.status)
+            tx.scenarios.set_status(scenario_id, status, now)
             audit(tx, now, actor, scenario_id, "trash", previous=scenario.status.value)
             return tx.scenarios.get(scenario_id)
 
@@ -320,9 +318,8 @@ class ScenarioService:
         now = self.clock.now()
         with self.store.transaction() as tx:
             scenario = visible(tx, scenario_id, actor, lock=True)
-            if scenario.status is not ScenarioStatus.TRASHED:
-                raise Conflict("the scenario is not in the trash")
-            tx.scenarios.set_status(scenario_id, ScenarioStatus.INACTIVE, now)
+            status = gate(StatusAction.RESTORE, scenario.status)
+            tx.scenarios.set_status(scenario_id, status, now)
             audit(tx, now, actor, scenario_id, "restore")
             return tx.scenarios.get(scenario_id)
 
@@ -363,16 +360,15 @@ class ScenarioService:
         now = self.clock.now()
         with self.store.transaction() as tx:
             scenario = visible(tx, scenario_id, actor, lock=True)
-            if scenario.status is ScenarioStatus.TRASHED:
-                raise Conflict("the scenario is in the trash; restore it first")
             if scenario.status is ScenarioStatus.ACTIVE:
-                return 0
+                return 0  # activating twice is not an error: nothing to do
+            status = gate(StatusAction.ACTIVATE, scenario.status)
             problems = self._problems(tx, scenario)
             if problems:
                 raise ScenarioInvalid(
                     problems, "The scenario cannot be activated: " + _problem_text(problems)
                 )
-            tx.scenarios.set_status(scenario_id, ScenarioStatus.ACTIVE, now)
+            tx.scenarios.set_status(scenario_id, status, now)
             woken = control.wake(tx, scenario_id)
             audit(tx, now, actor, scenario_id, "activate", woken=woken)
             return woken
@@ -382,9 +378,8 @@ class ScenarioService:
         now = self.clock.now()
         with self.store.transaction() as tx:
             scenario = visible(tx, scenario_id, actor, lock=True)
-            if scenario.status is not ScenarioStatus.ACTIVE:
-                raise Conflict("the scenario is not active")
-            tx.scenarios.set_status(scenario_id, ScenarioStatus.INACTIVE, now)
+            status = gate(StatusAction.STOP, scenario.status)
+            tx.scenarios.set_status(scenario_id, status, now)
             count = control.stop(tx, scenario_id, keep_profiles, now)
             audit(tx, now, actor, scenario_id, "stop", keep_profiles=keep_profiles, tasks=count)
             return count
