@@ -46,6 +46,7 @@ from typing import Any, Protocol
 from scenaria.clock import Clock
 from scenaria.engine.ports import TransactionSource
 from scenaria.errors import PermanentDeliveryError, RetryableDeliveryError, UnreachableError
+from scenaria.model.outbox import Outcome
 
 
 @dataclass(frozen=True)
@@ -352,7 +353,7 @@ class Deliverer:
         attempt = Attempt(
             self._message(row), row["lease_until"], self.channels[row["channel"]].resumes_task
         )
-        attempt.status = "failed"
+        attempt.status = Outcome.FAILED
         attempt.reason = (
             f"gave up after {self.retry.max_attempts} attempts: "
             f"the last ones ended without an outcome ({row.get('reason') or 'no reply recorded'})"
@@ -371,14 +372,14 @@ class Deliverer:
                 self.breakers.failed(bucket, self.clock.now(), str(exc))
             attempt.response = storable(exc.response)
             if message.attempt < self.retry.max_attempts:
-                attempt.status = "retry"
+                attempt.status = Outcome.RETRY
                 attempt.reason = str(exc)
             else:
-                attempt.status = "failed"
+                attempt.status = Outcome.FAILED
                 attempt.reason = f"gave up after {message.attempt} attempts: {exc}"
             return attempt
         except PermanentDeliveryError as exc:
-            attempt.status, attempt.reason = "failed", str(exc)
+            attempt.status, attempt.reason = Outcome.FAILED, str(exc)
             attempt.response = storable(exc.response)
             if exc.response is not None:  # the provider answered: it is reachable
                 self.breakers.succeeded(bucket)
@@ -386,7 +387,7 @@ class Deliverer:
         except Exception as exc:
             # A channel bug or an input it could not handle: this message alone
             # fails, for good; re-sending the batch would not change the answer.
-            attempt.status, attempt.reason = "failed", f"{type(exc).__name__}: {exc}"
+            attempt.status, attempt.reason = Outcome.FAILED, f"{type(exc).__name__}: {exc}"
             return attempt
         self.breakers.succeeded(bucket)
         if self.after_send is not None:
@@ -424,18 +425,18 @@ class Deliverer:
                         "next_attempt_at": now + self.retry.delay(a.message.attempt),
                     }
                     for a in mine
-                    if a.status == "retry"
+                    if a.status is Outcome.RETRY
                 ]
             )
-            done = [a for a in mine if a.status != "retry"]
+            done = [a for a in mine if a.status is not Outcome.RETRY]
             uow.outbox.finish_many(
                 [
                     {
                         "_key": a.message.key,
-                        "status": a.status,
+                        "status": a.status.value,
                         "reason": a.reason,
                         "response": a.response,
-                        "sent_at": now if a.status == "sent" else None,
+                        "sent_at": now if a.status is Outcome.SENT else None,
                     }
                     for a in done
                 ]
@@ -450,9 +451,9 @@ class Deliverer:
                 if task is None:
                     continue
                 data = {**task.data, "api_response": a.response}
-                if a.status == "failed":
+                if a.status is Outcome.FAILED:
                     data["resume_error"] = a.reason or "request failed"
-                port = "next" if a.status == "sent" else "error"
+                port = "next" if a.status is Outcome.SENT else "error"
                 resumes.append({"_id": task.id, "port": port, "due_at": now, "data": data})
             uow.tasks.resume_many(resumes)
 
@@ -486,7 +487,6 @@ class Attempt:
     message: OutboundMessage
     lease: float
     resumes: bool
-    status: str = "sent"
-    """sent, failed, or retry."""
+    status: Outcome = Outcome.SENT
     reason: str | None = None
     response: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ from scenaria.engine.effects import Effects
 from scenaria.engine.ports import UnitOfWork
 from scenaria.model.graph import CompiledScenario
 from scenaria.model.nodes.base import Await, End, Move, ProfileView, Wait
+from scenaria.model.outbox import OutboxStatus
 from scenaria.model.profiles import FieldType
 from scenaria.model.task import EndReason, Task, TaskState
 
@@ -68,7 +69,7 @@ class TaskContext:
                 "profile_id": self._task.profile_id,
                 "channel": channel,
                 "payload": payload,
-                "status": "skipped" if skip_reason else "queued",
+                "status": (OutboxStatus.SKIPPED if skip_reason else OutboxStatus.QUEUED).value,
                 "reason": skip_reason,
                 "attempts": 0,
                 "next_attempt_at": None if skip_reason else self._fx.now,

@@ -29,11 +29,11 @@ from scenaria.model.access import SYSTEM, User
 from scenaria.model.nodes.api_request import CHANNEL as API_REQUEST
 from scenaria.model.nodes.api_request import host_of
 from scenaria.model.nodes.condition import CHANNEL_NODE_KINDS
+from scenaria.model.outbox import OutboxStatus
 from scenaria.model.scenario import Scenario
 from scenaria.services.scenarios import visible
 from scenaria.services.stats import DEFAULT_PERIOD_DAYS, day_date, day_number
 from scenaria.store.database import Store
-from scenaria.store.outbox_repo import FAILED, QUEUED, SENT, SKIPPED
 
 MAX_PERIOD_DAYS = 3660
 EVENT_COUNTS = ("delivered", "opened", "clicked", "unsubscribed")
@@ -138,11 +138,13 @@ class ChannelReportService:
                 visible(tx, message["scenario_id"], actor)
             except NotFound:
                 raise NotFound(f"message {key} does not exist") from None
-            entries = [StatusEntry(QUEUED, message["created_at"])]
+            entries = [StatusEntry(OutboxStatus.QUEUED, message["created_at"])]
             status = message["status"]
-            if status == SENT:
-                entries.append(StatusEntry(SENT, message["sent_at"] or message["created_at"]))
-            elif status in (FAILED, SKIPPED):
+            if status == OutboxStatus.SENT:
+                entries.append(
+                    StatusEntry(OutboxStatus.SENT, message["sent_at"] or message["created_at"])
+                )
+            elif status in (OutboxStatus.FAILED, OutboxStatus.SKIPPED):
                 at = message["next_attempt_at"] or message["created_at"]
                 entries.append(StatusEntry(status, at, reason=message["reason"]))
             for event in tx.events.for_message(message["task_id"], message["node_id"], key):
@@ -191,9 +193,9 @@ class ChannelReportService:
                 id=n.id,
                 kind=n.kind,
                 name=n.name,
-                sent=outcomes.get((n.id, SENT), 0),
-                failed=outcomes.get((n.id, FAILED), 0),
-                skipped=outcomes.get((n.id, SKIPPED), 0),
+                sent=outcomes.get((n.id, OutboxStatus.SENT), 0),
+                failed=outcomes.get((n.id, OutboxStatus.FAILED), 0),
+                skipped=outcomes.get((n.id, OutboxStatus.SKIPPED), 0),
                 **{e: events.get((n.id, e), 0) for e in EVENT_COUNTS},
             )
             for n in scenario.nodes

@@ -19,6 +19,8 @@ from scenaria.model.task import TaskState
 from scenaria.services.scenarios import visible
 from scenaria.store.database import Store
 
+ENDED_METRICS = ("completed", "failed", "removed")
+"""The scenario counters whose sum is how many tasks ended (every task ends one way)."""
 DEFAULT_PERIOD_DAYS = 7
 _EPOCH = date(1970, 1, 1)
 
@@ -168,7 +170,7 @@ class StatsService:
                 )
                 for n in scenario.nodes
             ]
-            ended = sum(get(ever, SCENARIO, m) for m in ("completed", "failed", "removed"))
+            ended = sum(get(ever, SCENARIO, m) for m in ENDED_METRICS)
             return ScenarioStats(
                 entered=get(period, SCENARIO, "entered"),
                 completed=get(period, SCENARIO, "completed"),
@@ -235,7 +237,7 @@ class StatsService:
         def get(node: str, metric: str) -> int:
             return totals.get((node, metric), 0)
 
-        ended = sum(get(SCENARIO, m) for m in ("completed", "failed", "removed"))
+        ended = sum(get(SCENARIO, m) for m in ENDED_METRICS)
         return RealtimeStats(
             inside=get(SCENARIO, "entered") - ended,
             nodes=[

@@ -10,10 +10,21 @@ from sqlalchemy import bindparam, distinct, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from scenaria.errors import NotFound
+from scenaria.model.outbox import OutboxStatus
 from scenaria.store.dialect import chunks, execute_many
 from scenaria.store.schema import events, outbox
 
-QUEUED, SENDING, SENT, FAILED, SKIPPED = "queued", "sending", "sent", "failed", "skipped"
+QUEUED, SENDING, SENT, FAILED, SKIPPED = (
+    s.value
+    for s in (
+        OutboxStatus.QUEUED,
+        OutboxStatus.SENDING,
+        OutboxStatus.SENT,
+        OutboxStatus.FAILED,
+        OutboxStatus.SKIPPED,
+    )
+)
+"""The statuses as the column stores them (plain text at the SQL boundary)."""
 
 
 def _json(value: Any) -> str | None:
