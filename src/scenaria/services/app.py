@@ -14,11 +14,14 @@ from scenaria.clock import Clock, FakeClock, SystemClock
 from scenaria.engine.delivery import Channel, Deliverer
 from scenaria.engine.scheduler import GraphCache, Scheduler
 from scenaria.services.access import AccessService
+from scenaria.services.channel_report import ChannelReportService
 from scenaria.services.jobs import JobRunner
 from scenaria.services.profiles import ProfileService
 from scenaria.services.scenarios import ScenarioService
 from scenaria.services.segments import SegmentService
+from scenaria.services.sms_status import SmsStatusService
 from scenaria.services.stats import StatsService
+from scenaria.services.tracking import TrackingService
 from scenaria.store.database import Store
 
 SECRET_ENV = "SCENARIA_SECRET"
@@ -86,6 +89,12 @@ class App:
             if config.resources.sms:
                 channels["sms"] = HttpSmsChannel(config.resources.sms)
         self.deliverer = Deliverer(self.store, self.clock, channels)
+        self.tracking = TrackingService(self.store, self.clock, self.config.secret)
+        # Through a lambda: tests and tools may swap the deliverer after construction.
+        self.channel_report = ChannelReportService(
+            self.store, self.clock, lambda: self.deliverer.paused_resources()
+        )
+        self.sms_status = SmsStatusService(self.store, self.profiles)
 
     def close(self) -> None:
         """Close the channels' connections and the database pool."""

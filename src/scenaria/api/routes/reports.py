@@ -10,8 +10,6 @@ from scenaria.api.deps import AppDep, CurrentUser
 from scenaria.api.routes.scenarios import ERRORS, ScenarioId
 from scenaria.api.schemas.stats import IsoDate
 from scenaria.api.schemas.tracking import ChannelReportOut, MessageHistoryOut
-from scenaria.services.app import App
-from scenaria.services.channel_report import ChannelReportService
 
 router = APIRouter(tags=["messages"], responses=ERRORS)
 
@@ -21,15 +19,11 @@ MessageKey = Annotated[
 ]
 
 
-def reports_of(app: App) -> ChannelReportService:
-    return ChannelReportService(app.store, app.clock, app.deliverer.paused_resources)
-
-
 @router.get("/messages/{key}/history", response_model=MessageHistoryOut)
 def message_history(app: AppDep, user: CurrentUser, key: MessageKey) -> MessageHistoryOut:
     """Every status of one message with its time: queued, sent / failed / skipped (with the
     reason), then delivered, opened, clicked, unsubscribed."""
-    return MessageHistoryOut.of(reports_of(app).history(key, user))
+    return MessageHistoryOut.of(app.channel_report.history(key, user))
 
 
 @router.get("/scenarios/{scenario_id:int}/channel-report", response_model=ChannelReportOut)
@@ -47,4 +41,4 @@ def channel_report(
     """Per Email/SMS node: messages sent, delivered, opened, clicked, unsubscribed, failed
     and skipped over a period (default the last 7 days). A message opened or clicked
     several times counts once."""
-    return ChannelReportOut.of(reports_of(app).report(scenario_id, date_from, date_to, user))
+    return ChannelReportOut.of(app.channel_report.report(scenario_id, date_from, date_to, user))

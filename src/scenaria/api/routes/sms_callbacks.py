@@ -12,44 +12,15 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from scenaria.api.deps import AppDep
 from scenaria.api.schemas.errors import error_responses
-from scenaria.channels.sms_http import CHANNEL
-from scenaria.engine.delivery import storable
-from scenaria.errors import NotFound
+from scenaria.api.schemas.sms import SmsStatusIn, SmsStatusOut
 
 ENV_SECRET = "SCENARIA_SMS_CALLBACK_SECRET"
-
-EVENTS = {
-    "delivered": "delivered",
-    "delivrd": "delivered",
-    "failed": "failed",
-    "undelivered": "failed",
-    "undeliverable": "failed",
-    "rejected": "failed",
-    "expired": "failed",
-}
-
-
-class SmsStatusIn(BaseModel):
-    """What the gateway reports; any further fields are kept with the event."""
-
-    model_config = ConfigDict(extra="allow")
-
-    reference: str = Field(min_length=1, max_length=200, description="The outbox key.")
-    status: str = Field(min_length=1, max_length=40, description="delivered or failed.")
-
-
-class SmsStatusOut(BaseModel):
-    reference: str
-    event: str
-    profile_id: int
-
 
 router = APIRouter(tags=["tracking"])
 
@@ -77,19 +48,7 @@ def sms_status(
     x_callback_secret: Annotated[str | None, Header(max_length=200)] = None,
 ) -> SmsStatusOut:
     _authorised(x_callback_secret if x_callback_secret is not None else secret)
-    event = EVENTS.get(body.status.strip().lower())
-    if event is None:
-        raise HTTPException(
-            422,
-            f"status '{body.status}' is not one of: {', '.join(sorted(set(EVENTS)))}",
-        )
-    try:
-        with app.store.read() as tx:
-            message = tx.outbox.get(body.reference)
-    except NotFound:
-        message = None
-    if message is None or message["channel"] != CHANNEL:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no SMS was sent under this reference")
-    extra: dict[str, Any] = {"status": body.status, **(body.model_extra or {})}
-    recorded = app.profiles.record_message_event(body.reference, event, storable(extra))
-    return SmsStatusOut(reference=body.reference, event=event, profile_id=recorded.profile_id)
+    recorded = app.sms_status.record(body.reference, body.status, body.model_extra)
+    return SmsStatusOut(
+        reference=recorded.reference, event=recorded.event, profile_id=recorded.profile_id
+    )

@@ -15,8 +15,7 @@ from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from scenaria.api.deps import AppDep
-from scenaria.services.app import App
-from scenaria.services.tracking import BadLink, TrackingService
+from scenaria.services.tracking import BadLink
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 """A 1x1 transparent GIF."""
@@ -53,10 +52,6 @@ HTML_PAGE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def tracking_of(app: App) -> TrackingService:
-    return TrackingService(app.store, app.clock, app.config.secret)
-
-
 def _refuse(exc: BadLink) -> HTTPException:
     return HTTPException(400, str(exc))
 
@@ -87,7 +82,7 @@ def _page(title: str, body: str, form_action: str | None = None, button: str = "
 def open_pixel(app: AppDep, token: Token) -> Response:
     """The open-tracking pixel: records that the message was opened."""
     try:
-        tracking_of(app).open(token)
+        app.tracking.open(token)
     except BadLink as exc:
         raise _refuse(exc) from None
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
@@ -106,7 +101,7 @@ def follow_link(app: AppDep, token: Token) -> RedirectResponse:
     """A tracked link: records the click and redirects to the address the message linked
     to; never anywhere else."""
     try:
-        url = tracking_of(app).click(token)
+        url = app.tracking.click(token)
     except BadLink as exc:
         raise _refuse(exc) from None
     return RedirectResponse(url, status_code=302, headers=NO_STORE)
@@ -117,7 +112,7 @@ def unsubscribe_page(app: AppDep, token: Token) -> HTMLResponse:
     """The unsubscribe page: says what will happen and asks to confirm (changes nothing,
     so a mail scanner following the link unsubscribes nobody)."""
     try:
-        target = tracking_of(app).unsubscribe_target(token)
+        target = app.tracking.unsubscribe_target(token)
     except BadLink as exc:
         raise _refuse(exc) from None
     who = target.address or "this address"
@@ -140,7 +135,7 @@ def unsubscribe(app: AppDep, token: Token) -> HTMLResponse:
     """Unsubscribe the recipient from the message's channel; also the one-click target of
     the List-Unsubscribe-Post header (RFC 8058). Unsubscribing twice changes nothing."""
     try:
-        done = tracking_of(app).unsubscribe(token)
+        done = app.tracking.unsubscribe(token)
     except BadLink as exc:
         raise _refuse(exc) from None
     who = done.address or "this address"
@@ -157,7 +152,7 @@ def unsubscribe(app: AppDep, token: Token) -> HTMLResponse:
 def confirm_subscription(app: AppDep, token: Token) -> HTMLResponse:
     """Double opt-in: confirms the subscription the message asked to confirm."""
     try:
-        done = tracking_of(app).confirm(token)
+        done = app.tracking.confirm(token)
     except BadLink as exc:
         raise _refuse(exc) from None
     text = (
