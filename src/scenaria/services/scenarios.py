@@ -45,7 +45,6 @@ SAVE_BLOCKING_CODES = frozenset({"too_many_triggers"})
 """Problems refused at save on top of those validation marks ``blocks_save``: the seed
 allows at most ten triggers, so an eleventh cannot be added, let alone saved."""
 MAX_API_CONTENT_BYTES = 64 * 1024
-MAX_FILE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -510,9 +509,7 @@ class ScenarioService:
 
     def import_text(self, text: str, database_id: int, actor: User = SYSTEM) -> Saved:
         """A new draft from a YAML or JSON scenario file, bound to ``database_id``."""
-        if len(text) > MAX_FILE_BYTES:
-            raise InvalidInput(f"a scenario file may hold at most {MAX_FILE_BYTES} bytes")
-        scenario = scenario_file.loads(text, database_id)
+        scenario = scenario_file.loads(text, database_id)  # refuses over-large files
         with self.store.transaction() as tx:
             return self._save(tx, scenario, actor, "import")
 
